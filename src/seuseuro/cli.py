@@ -1,0 +1,91 @@
+"""The ``seuseuro`` command line: ``seuseuro train ALGO | eval | plot | envs | ...``.
+
+Each command is a typed dataclass turned into flags by tyro plus a ``run(args) -> int`` function,
+living next to what it drives (``seuseuro.commands.*`` for the RL core, a pillar's own module for
+its commands). This file only dispatches: it maps the first word (and, for ``train``, the second)
+to ``"module:ArgsClass:run_function"`` and imports lazily, so ``seuseuro --help`` stays fast.
+
+Every :class:`~seuseuro.errors.UserError` becomes one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from seuseuro.errors import UserError
+
+# name -> ("module", "ArgsClass", "run_function", "one-line description")
+TRAIN_COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "ppo": ("seuseuro.commands.train", "TrainPPOArgs", "run_train_ppo", "PPO on a JAX-native or Gymnasium env"),
+}
+
+COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "eval": ("seuseuro.commands.evaluate", "EvalArgs", "run_eval", "evaluate a run: per-seed and mean return, 95% CI"),
+    "plot": ("seuseuro.commands.plot", "PlotArgs", "run_plot", "learning curves of one or more runs to PNG"),
+    "envs": ("seuseuro.commands.envs", "EnvsArgs", "run_envs", "list environments with their spaces"),
+}
+
+
+def _usage() -> str:
+    lines = [
+        "usage: seuseuro COMMAND [ARGS...]   (seuseuro COMMAND --help for its flags)",
+        "",
+        "seuseuro (스스로): agents that think and judge by themselves — deep RL, 3D scenes, reasoning LMs, fairness.",
+        "",
+        "commands:",
+    ]
+    for name, (*_, doc) in TRAIN_COMMANDS.items():
+        lines.append(f"  train {name:<16} {doc}")
+    for name, (*_, doc) in COMMANDS.items():
+        lines.append(f"  {name:<22} {doc}")
+    return "\n".join(lines)
+
+
+def _dispatch(spec: tuple[str, str, str, str], argv: list[str], prog: str) -> int:
+    import tyro
+
+    module_name, args_name, run_name, doc = spec
+    module = importlib.import_module(module_name)
+    args_cls = getattr(module, args_name)
+    args = tyro.cli(args_cls, args=argv, prog=prog, description=args_cls.__doc__ or doc)
+    return int(getattr(module, run_name)(args) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0 if argv else 1
+    if argv[0] in ("-V", "--version"):
+        from seuseuro import __version__
+
+        print(f"seuseuro {__version__}")
+        return 0
+    command, rest = argv[0], argv[1:]
+    try:
+        if command == "train":
+            if not rest or rest[0] in ("-h", "--help"):
+                print("usage: seuseuro train ALGO [FLAGS]   algorithms: " + ", ".join(TRAIN_COMMANDS))
+                return 0 if rest else 1
+            algo = rest[0]
+            if algo not in TRAIN_COMMANDS:
+                raise UserError(f"unknown algorithm {algo!r}; choose one of: {', '.join(TRAIN_COMMANDS)}")
+            return _dispatch(TRAIN_COMMANDS[algo], rest[1:], prog=f"seuseuro train {algo}")
+        if command not in COMMANDS:
+            import difflib
+
+            close = difflib.get_close_matches(command, [*COMMANDS, "train"], n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise UserError(f"unknown command {command!r}{hint}; run `seuseuro --help` for the list")
+        return _dispatch(COMMANDS[command], rest, prog=f"seuseuro {command}")
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

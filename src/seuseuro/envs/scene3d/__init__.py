@@ -1,0 +1,1 @@
+"""envs/scene3d"""
