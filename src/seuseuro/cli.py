@@ -17,11 +17,21 @@ from seuseuro.errors import UserError
 
 # name -> ("module", "ArgsClass", "run_function", "one-line description")
 TRAIN_COMMANDS: dict[str, tuple[str, str, str, str]] = {
-    "ppo": ("seuseuro.commands.train", "TrainPPOArgs", "run_train_ppo", "PPO on a JAX-native or Gymnasium env"),
+    "ppo": (
+        "seuseuro.commands.train",
+        "TrainPPOArgs",
+        "run_train_ppo",
+        "PPO on a JAX-native or Gymnasium env",
+    ),
 }
 
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
-    "eval": ("seuseuro.commands.evaluate", "EvalArgs", "run_eval", "evaluate a run: per-seed and mean return, 95% CI"),
+    "eval": (
+        "seuseuro.commands.evaluate",
+        "EvalArgs",
+        "run_eval",
+        "evaluate a run: per-seed and mean return, 95% CI",
+    ),
     "plot": ("seuseuro.commands.plot", "PlotArgs", "run_plot", "learning curves of one or more runs to PNG"),
     "envs": ("seuseuro.commands.envs", "EnvsArgs", "run_envs", "list environments with their spaces"),
 }

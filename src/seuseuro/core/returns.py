@@ -1,0 +1,61 @@
+"""Advantage and return estimators, truncation-aware.
+
+Time-index convention (rlax): arrays are ``(T, ...)`` over the rollout; for step ``t``
+``value_t = V(s_t)`` and ``next_value_t = V(s'_t)`` where ``s'_t`` is the observation *after* the
+step and *before* any auto-reset. Then
+
+    delta_t = r_t + gamma * (1 - terminated_t) * next_value_t - value_t
+    A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1},   done_t = terminated_t or truncated_t
+
+so a time limit (``truncated``) still bootstraps from ``V(s'_t)`` but cuts the recursion at the
+episode boundary (Pardo et al. 2018, "Time Limits in Reinforcement Learning"; SB3 issue #633).
+Folding truncation into ``done`` — as CleanRL's ``ppo.py`` does — biases values on time-limited
+tasks like Pendulum.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def compute_gae(
+    reward: jax.Array,
+    value: jax.Array,
+    next_value: jax.Array,
+    terminated: jax.Array,
+    truncated: jax.Array,
+    gamma: float,
+    gae_lambda: float,
+) -> tuple[jax.Array, jax.Array]:
+    """Generalized advantage estimation (Schulman et al. 2016) over a ``(T, ...)`` rollout.
+
+    Returns ``(advantages, returns)`` with ``returns = advantages + value`` (the lambda-return
+    target of the critic).
+    """
+    not_terminated = 1.0 - terminated.astype(reward.dtype)
+    not_done = 1.0 - jnp.logical_or(terminated, truncated).astype(reward.dtype)
+    delta = reward + gamma * not_terminated * next_value - value
+
+    def backward(carry, xs):
+        delta_t, not_done_t = xs
+        adv = delta_t + gamma * gae_lambda * not_done_t * carry
+        return adv, adv
+
+    _, advantages = jax.lax.scan(backward, jnp.zeros_like(delta[0]), (delta, not_done), reverse=True)
+    return advantages, advantages + value
+
+
+def n_step_returns(
+    reward: jax.Array,
+    next_value: jax.Array,
+    terminated: jax.Array,
+    truncated: jax.Array,
+    gamma: float,
+) -> jax.Array:
+    """Discounted returns bootstrapped at the end of the rollout and at every truncation.
+
+    Equivalent to :func:`compute_gae` with ``lambda = 1`` (Monte-Carlo within an episode).
+    """
+    adv, ret = compute_gae(reward, jnp.zeros_like(reward), next_value, terminated, truncated, gamma, 1.0)
+    return ret

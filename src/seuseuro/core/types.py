@@ -1,0 +1,32 @@
+"""Typed data contracts shared by every algorithm and collector (style.md, principle 4).
+
+A rollout of T steps from N environments is a :class:`Transition` whose leaves have leading shape
+``(T, N)``. The JAX-native collector (``lax.scan`` over ``act`` + ``env.step``) and the Gymnasium
+collector (a host loop) build the same container, and the same jitted update consumes it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+
+
+class Transition(NamedTuple):
+    """One step of N environments (leading dims ``(T, N)`` once stacked over a rollout)."""
+
+    obs: jax.Array  # (T, N, *obs_shape)  observation the action was chosen from
+    action: jax.Array  # (T, N, *action_shape)
+    log_prob: jax.Array  # (T, N)  log pi_old(action | obs) at collection time
+    reward: jax.Array  # (T, N)
+    terminated: jax.Array  # (T, N)  true end of the MDP: do not bootstrap
+    truncated: jax.Array  # (T, N)  time limit or other cut: bootstrap from next_obs
+    next_obs: jax.Array  # (T, N, *obs_shape)  observation after the step, BEFORE any auto-reset
+
+
+class EpisodeInfo(NamedTuple):
+    """Per-step episode statistics emitted by the collectors (leading dims ``(T, N)``)."""
+
+    returned: jax.Array  # (T, N) bool: an episode ended at this step
+    episode_return: jax.Array  # (T, N) undiscounted return of the episode that ended (else 0)
+    episode_length: jax.Array  # (T, N) its length (else 0)
