@@ -103,17 +103,13 @@ class RunDir:
         """Open an existing run directory (for resume, eval, plot); clear error if it is not one."""
         path = Path(path)
         if not path.is_dir():
-            raise UserError(
-                f"{path} is not a directory; pass a run directory such as runs/ppo-CartPole-v1-..."
-            )
+            raise UserError(f"{path} is not a directory; pass a run directory such as runs/ppo-CartPole-v1-...")
         if not (path / CONFIG_FILE).exists():
             raise UserError(f"{path} has no {CONFIG_FILE}: it is not a seuseuro run directory")
         try:
             json.loads((path / CONFIG_FILE).read_text())
         except json.JSONDecodeError as err:
-            raise UserError(
-                f"{path / CONFIG_FILE} is not valid JSON ({err}); the run cannot be reused"
-            ) from None
+            raise UserError(f"{path / CONFIG_FILE} is not valid JSON ({err}); the run cannot be reused") from None
         return cls(path)
 
     # --- contents -------------------------------------------------------------------------------

@@ -334,9 +334,7 @@ def ppo_update(policy, opt_state, traj: Transition, key, update_step, tx, config
     metrics = jax.tree.map(jnp.mean, stats)
     metrics["train/clip_eps"] = jnp.asarray(clip_eps, jnp.float32)
     var_target = jnp.var(target)
-    metrics["train/explained_variance"] = jnp.where(
-        var_target > 0, 1.0 - jnp.var(target - value) / var_target, 0.0
-    )
+    metrics["train/explained_variance"] = jnp.where(var_target > 0, 1.0 - jnp.var(target - value) / var_target, 0.0)
     return eqx.combine(params, static), opt_state, metrics
 
 
@@ -404,9 +402,7 @@ class Trainer:
         return self.config.batch_size
 
 
-def make_train(
-    config: Config, env, num_seeds: int = 1, updates_per_chunk: int = 10, torso_factory=None
-) -> Trainer:
+def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int = 10, torso_factory=None) -> Trainer:
     """Build the trainer for a JAX-native env (``envs.make`` result) or a Gymnasium bridge env."""
     if not getattr(env, "is_jax_native", False):
         from seuseuro.envs.gym_bridge import make_bridge_train

@@ -50,7 +50,7 @@ class CsvSink:
                     for r in rows:
                         writer.writerow({k: _fmt(r.get(k, math.nan)) for k in ["step", *fields]})
                 os.replace(tmp, self.path)
-        self._file = open(self.path, "a", newline="")
+        self._file = open(self.path, "a", newline="")  # noqa: SIM115 (kept open across writes)
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
         if self.fields is None:

@@ -44,9 +44,7 @@ def approx_kl(log_ratio: jax.Array) -> jax.Array:
     return ((jnp.exp(log_ratio) - 1.0) - log_ratio).mean()
 
 
-def value_loss(
-    value: jax.Array, old_value: jax.Array, target: jax.Array, clip_eps: float | None
-) -> jax.Array:
+def value_loss(value: jax.Array, old_value: jax.Array, target: jax.Array, clip_eps: float | None) -> jax.Array:
     """0.5 * squared error; with ``clip_eps`` the PPO2 clipped value loss ("37 details", detail 9)."""
     unclipped = (value - target) ** 2
     if clip_eps is None:

@@ -53,8 +53,7 @@ class MLP(eqx.Module):
         keys = jax.random.split(key, len(sizes) - 1)
         gains = [HIDDEN_GAIN] * len(hidden) + [out_gain]
         self.layers = tuple(
-            orthogonal_linear(k, a, b, g)
-            for k, a, b, g in zip(keys, sizes[:-1], sizes[1:], gains, strict=True)
+            orthogonal_linear(k, a, b, g) for k, a, b, g in zip(keys, sizes[:-1], sizes[1:], gains, strict=True)
         )
         self.activation = activation
 

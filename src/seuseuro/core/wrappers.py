@@ -56,12 +56,8 @@ class AutoResetVecEnv:
 
     def _step_one(self, key, state, action):
         step_key, reset_key = jax.random.split(key)
-        next_obs, next_state, reward, terminated, info = self.env.step_env(
-            step_key, state, action, self.params
-        )
-        truncated = jnp.logical_and(
-            self.env.is_truncated(next_state, self.params), jnp.logical_not(terminated)
-        )
+        next_obs, next_state, reward, terminated, info = self.env.step_env(step_key, state, action, self.params)
+        truncated = jnp.logical_and(self.env.is_truncated(next_state, self.params), jnp.logical_not(terminated))
         done = jnp.logical_or(terminated, truncated)
         reset_obs, reset_state = self.env.reset_env(reset_key, self.params)
         # Branch-free select: both sides are computed, the finished copies take the reset one.
