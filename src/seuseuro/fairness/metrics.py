@@ -54,14 +54,10 @@ class DecisionLog:
         converted = {name: np.asarray(a) for name, a in arrays.items()}
         for name, a in converted.items():
             if a.ndim != 1:
-                raise UserError(
-                    f"decision log field {name!r} must be 1-D (one entry per decision); got {a.shape}"
-                )
+                raise UserError(f"decision log field {name!r} must be 1-D (one entry per decision); got {a.shape}")
         lengths = {name: len(a) for name, a in converted.items()}
         if len(set(lengths.values())) > 1:
-            raise UserError(
-                f"decision log arrays have different lengths {lengths}; pass one entry per decision"
-            )
+            raise UserError(f"decision log arrays differ in length {lengths}; pass one entry per decision")
         if lengths["group"] == 0:
             raise UserError("decision log is empty; run the policy for at least one step before measuring it")
         if self.num_groups < 1:
