@@ -36,6 +36,23 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "envs": ("seuseuro.commands.envs", "EnvsArgs", "run_envs", "list environments with their spaces"),
 }
 
+# `seuseuro eval RUN_DIR ...` picks its flags by the run's algorithm (config.json "algo").
+EVAL_COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "ppo": COMMANDS["eval"],
+    "ppo-lagrangian": COMMANDS["eval"],
+}
+
+
+def _eval_spec(rest: list[str]) -> tuple[str, str, str, str]:
+    """The eval command for the run named by the first positional argument (PPO's by default)."""
+    positional = next((a for a in rest if not a.startswith("-")), None)
+    if positional is None:
+        return COMMANDS["eval"]
+    from seuseuro.runs import RunDir
+
+    algo = RunDir.open(positional).algo
+    return EVAL_COMMANDS.get(algo, COMMANDS["eval"])
+
 
 def _usage() -> str:
     lines = [
@@ -58,7 +75,9 @@ def _dispatch(spec: tuple[str, str, str, str], argv: list[str], prog: str) -> in
     module_name, args_name, run_name, doc = spec
     module = importlib.import_module(module_name)
     args_cls = getattr(module, args_name)
-    args = tyro.cli(args_cls, args=argv, prog=prog, description=args_cls.__doc__ or doc)
+    # A command may compute its defaults from the command line (PPO's tuned set per --env).
+    default = module.default_args(argv) if hasattr(module, "default_args") else None
+    args = tyro.cli(args_cls, args=argv, prog=prog, description=args_cls.__doc__ or doc, default=default)
     return int(getattr(module, run_name)(args) or 0)
 
 
@@ -88,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             close = difflib.get_close_matches(command, [*COMMANDS, "train"], n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise UserError(f"unknown command {command!r}{hint}; run `seuseuro --help` for the list")
-        return _dispatch(COMMANDS[command], rest, prog=f"seuseuro {command}")
+        spec = _eval_spec(rest) if command == "eval" else COMMANDS[command]
+        return _dispatch(spec, rest, prog=f"seuseuro {command}")
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,0 +1,123 @@
+"""`seuseuro eval RUN_DIR`: per-seed and aggregate return with a 95% confidence interval.
+
+Writes eval.json into the run directory and prints a table. The aggregate interval is over seeds
+when there are several (the unit of replication in RL; Agarwal et al. 2021), else over episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tyro
+
+from seuseuro.core.statistics import mean_ci95
+from seuseuro.errors import UserError
+from seuseuro.runs import EVAL_FILE, RunDir
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalArgs:
+    """Evaluate a trained RL run from its latest checkpoint: return per seed and across seeds (95% CI)."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """The run directory (runs/ppo-...)."""
+    episodes: int = 20
+    """Evaluation episodes per seed."""
+    deterministic: bool = True
+    """Act greedily (mode of the policy); --no-deterministic samples actions (CleanRL's metric)."""
+    seed: int = 1000
+    """Seed of the evaluation episodes (different from training seeds)."""
+
+
+def load_trained_state(run: RunDir):
+    """(config, env, trainer, state) of a PPO-family run, rebuilt from config.json + latest checkpoint."""
+    from seuseuro.algos import ppo
+    from seuseuro.driver import resume_state
+    from seuseuro.envs.registry import make
+
+    record = run.record
+    config = ppo.Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in run.config_dict.items()})
+    env = make(run.env_id)
+    trainer = ppo.make_train(config, env, num_seeds=record["num_seeds"], updates_per_chunk=record["updates_per_chunk"])
+    if not run.latest_checkpoint.exists():
+        raise UserError(f"{run.path} has no checkpoint to evaluate; train it first (seuseuro train ppo ...)")
+    state, _ = resume_state(trainer, run)
+    return config, env, trainer, state
+
+
+def evaluate_run(run: RunDir, episodes: int = 20, deterministic: bool = True, seed: int = 1000, state: Any = None):
+    """Evaluate every seed of a PPO run; writes and returns the eval.json summary."""
+    import jax
+
+    from seuseuro.algos import ppo
+    from seuseuro.envs.registry import make
+
+    if episodes < 1:
+        raise UserError("--episodes must be >= 1")
+    if run.algo not in ("ppo", "ppo-lagrangian"):
+        raise UserError(f"{run.path} is a {run.algo} run; this evaluator handles PPO-family runs")
+    if state is None:
+        _, env, trainer, state = load_trained_state(run)
+    else:
+        env = make(run.env_id)
+    num_seeds = jax.tree.leaves(state.update_step)[0].shape[0]
+    per_seed = []
+    for s in range(num_seeds):
+        policy = jax.tree.map(lambda x, s=s: x[s], state.policy)
+        env_state = jax.tree.map(lambda x, s=s: x[s], state.env_state)
+        key = jax.random.PRNGKey(seed + s)
+        if getattr(env, "is_jax_native", False):
+            returns = ppo.evaluate(policy, env_state, env, key, episodes, deterministic)
+        else:
+            from seuseuro.envs.gym_bridge import evaluate_bridge
+
+            returns = evaluate_bridge(policy, env_state, env, seed + s, episodes, deterministic)
+        m, lo, hi = mean_ci95(returns)
+        per_seed.append({"seed": s, "mean_return": m, "ci95": [lo, hi], "returns": [float(r) for r in returns]})
+    seed_means = [p["mean_return"] for p in per_seed]
+    values = seed_means if num_seeds > 1 else per_seed[0]["returns"]
+    m, lo, hi = mean_ci95(values)
+    summary = {
+        "env_id": run.env_id,
+        "algo": run.algo,
+        "episodes_per_seed": episodes,
+        "deterministic": deterministic,
+        "metric": "mean undiscounted return of full episodes, "
+        + ("greedy" if deterministic else "sampled")
+        + " actions",
+        "aggregate": {"mean_return": m, "ci95": [lo, hi], "over": "seeds" if num_seeds > 1 else "episodes"},
+        "per_seed": per_seed,
+    }
+    run.write_json(EVAL_FILE, summary)
+    return summary
+
+
+def print_eval_table(summary: dict, run: RunDir) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{summary['algo']} on {summary['env_id']} — {run.path}")
+    table.add_column("seed", justify="right")
+    table.add_column("mean return", justify="right")
+    table.add_column("95% CI", justify="right")
+    table.add_column("episodes", justify="right")
+
+    def ci(pair):
+        lo, hi = pair
+        return "-" if not np.isfinite(lo) else f"[{lo:.1f}, {hi:.1f}]"
+
+    for p in summary["per_seed"]:
+        table.add_row(str(p["seed"]), f"{p['mean_return']:.1f}", ci(p["ci95"]), str(len(p["returns"])))
+    agg = summary["aggregate"]
+    table.add_row("all", f"[bold]{agg['mean_return']:.1f}", ci(agg["ci95"]), f"CI over {agg['over']}")
+    Console().print(table)
+
+
+def run_eval(args: EvalArgs) -> int:
+    run = RunDir.open(args.run_dir)
+    summary = evaluate_run(run, args.episodes, args.deterministic, args.seed)
+    print_eval_table(summary, run)
+    return 0

@@ -1,0 +1,129 @@
+"""`seuseuro train ppo`: train PPO, write a run directory, evaluate, plot, print a result table."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from seuseuro.algos import ppo
+from seuseuro.errors import UserError
+from seuseuro.runs import RunDir
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainPPOArgs:
+    """Train PPO on a JAX-native environment (whole loop compiled, seeds vmapped) or on any Gymnasium
+    environment through the bridge. Hyperparameters default to a tuned set for the chosen --env
+    (RL-Zoo / CleanRL) when one exists; every flag below overrides it."""
+
+    env: str = "CartPole-v1"
+    """Environment id: a gymnax id (CartPole-v1, Pendulum-v1, Breakout-MinAtar, ...), a seuseuro env
+    (Lending-v0, ObjectNav-v0, ...) or any Gymnasium id; `gymnasium:ID` forces the Gymnasium bridge."""
+    ppo: Annotated[ppo.Config, tyro.conf.OmitArgPrefixes] = ppo.Config()
+    seed: int = 0
+    """Base random seed; seed k of --num-seeds uses an independent key derived from it."""
+    num_seeds: int = 1
+    """Independent training runs at once (vmapped in one compiled program). 1-64."""
+    run_dir: Path | None = None
+    """Where to write the run (default: runs/ppo-ENV-TIME)."""
+    runs_root: Path = Path("runs")
+    """Parent directory of new runs when --run-dir is not given."""
+    resume: Path | None = None
+    """Continue the run in this directory from its latest checkpoint (same config, same seeds)."""
+    chunk_updates: int = 0
+    """Updates per compiled chunk between progress/log/checkpoint points (0 = about 1/20 of training)."""
+    checkpoint_every: int = 1
+    """Write checkpoints/latest.npz every this many chunks."""
+    eval_episodes: int = 20
+    """Episodes per seed in the final evaluation (0 = skip)."""
+    progress: bool = True
+    """Show a progress bar."""
+    tensorboard: bool = True
+    """Also write TensorBoard event files (run_dir/tb)."""
+
+
+def _flag_given(argv: list[str], flag: str) -> str | None:
+    for i, a in enumerate(argv):
+        if a == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def default_args(argv: list[str]) -> TrainPPOArgs:
+    """Defaults for this command line: the tuned config of --env (before flags override it)."""
+    env_id = _flag_given(argv, "--env") or TrainPPOArgs.env
+    try:
+        config = ppo.tuned_config(env_id)
+    except UserError:
+        config = ppo.Config()
+    return TrainPPOArgs(env=env_id, ppo=config)
+
+
+def updates_per_chunk(requested: int, num_updates: int) -> int:
+    if requested < 0:
+        raise UserError("--chunk-updates must be >= 0 (0 = automatic)")
+    return min(num_updates, requested) if requested else max(1, math.ceil(num_updates / 20))
+
+
+def run_train_ppo(args: TrainPPOArgs) -> int:
+    import jax
+    from rich.console import Console
+
+    from seuseuro.commands.evaluate import evaluate_run, print_eval_table
+    from seuseuro.commands.plot import plot_runs
+    from seuseuro.driver import run_training
+    from seuseuro.envs.registry import make
+
+    console = Console(stderr=True)
+    if args.num_seeds < 1:
+        raise UserError("--num-seeds must be >= 1")
+    if args.checkpoint_every < 1:
+        raise UserError("--checkpoint-every must be >= 1")
+    if args.resume is not None:
+        run = RunDir.open(args.resume)
+        if run.algo != "ppo":
+            raise UserError(f"{args.resume} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
+        if args.env != run.env_id and args.env != TrainPPOArgs.env:
+            raise UserError(f"{args.resume} trained on {run.env_id}, not {args.env}; drop --env to resume it")
+        record = run.record
+        config = ppo.Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in run.config_dict.items()})
+        env_id, seed, num_seeds = run.env_id, record["seed"], record["num_seeds"]
+        chunk = record["updates_per_chunk"]
+        if not run.latest_checkpoint.exists():
+            raise UserError(f"{args.resume} has no checkpoint yet; start it again without --resume")
+    else:
+        config, env_id, seed, num_seeds = args.ppo, args.env, args.seed, args.num_seeds
+        chunk = updates_per_chunk(args.chunk_updates, config.num_updates)
+    env = make(env_id)
+    trainer = ppo.make_train(config, env, num_seeds=num_seeds, updates_per_chunk=chunk)
+    if args.resume is None:
+        extra = {"seed": seed, "num_seeds": num_seeds, "updates_per_chunk": chunk}
+        run = RunDir.create("ppo", env_id, config, root=args.runs_root, path=args.run_dir, extra=extra)
+    console.print(f"[bold]run directory[/bold] {run.path}")
+
+    result = run_training(
+        trainer,
+        run,
+        jax.random.PRNGKey(seed),
+        resume=args.resume is not None,
+        checkpoint_every=args.checkpoint_every,
+        progress=args.progress,
+        tensorboard=args.tensorboard,
+    )
+    if result.interrupted:
+        console.print(f"stopped after {result.updates_done} updates; checkpoint written. Resume with:")
+        console.print(f"  seuseuro train ppo --resume {run.path}")
+        return 130
+    plot_path = plot_runs([run.path], run.plots_dir / "learning_curve.png")
+    console.print(f"trained {result.updates_done * trainer.steps_per_update:,} steps x {num_seeds} seed(s) in "
+                  f"{result.seconds:.1f} s ({result.steps_per_second:,.0f} steps/s after compile); curve: {plot_path}")  # fmt: skip
+    if args.eval_episodes > 0:
+        summary = evaluate_run(run, episodes=args.eval_episodes, deterministic=True, state=result.state)
+        print_eval_table(summary, run)
+    return 0

@@ -1,0 +1,182 @@
+"""The host driver: runs a trainer's compiled chunks of updates and does everything around them.
+
+design.md, "How data flows": between chunks the host shows progress, writes metrics and
+checkpoints; inside a chunk everything is compiled. A trainer is anything with
+
+    init(keys) -> state                        # leading axis = seeds
+    run_chunk(state, n_active) -> (state, metrics {name: (seeds, updates_per_chunk)})
+    policy_template() -> abstract state        # for loading checkpoints
+    num_updates, steps_per_update, updates_per_chunk, num_seeds
+
+(``algos.ppo.make_train`` and ``algos.ppo_lagrangian.make_train`` build one).
+
+Stopping and resuming: Ctrl-C (SIGINT) lets the running chunk finish, writes a checkpoint and
+returns; a second Ctrl-C aborts at once (the last checkpoint is intact: files are renamed into
+place). Resuming from ``checkpoints/latest.npz`` continues with the same keys and counters, so a
+run stopped half-way ends with the same parameters as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from seuseuro.core.checkpoint import load_checkpoint, save_checkpoint
+from seuseuro.core.logging import MetricsLogger
+from seuseuro.runs import RunDir
+
+RETURN_KEY = "rollout/episode_return"
+
+
+@dataclasses.dataclass
+class DriverResult:
+    state: Any
+    updates_done: int
+    interrupted: bool
+    seconds: float  # wall time of this invocation's training (compile included)
+    steps_per_second: float  # env steps / s after the first (compiling) chunk
+    recent_return: float  # mean over seeds of the last finite episode return
+
+
+class _StopFlag:
+    """First SIGINT: finish the chunk, checkpoint, stop. Second: raise KeyboardInterrupt."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not in the main thread (e.g. a Ray worker): no handler
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def checkpoint_meta(run: RunDir, updates_done: int, trainer) -> dict:
+    return {
+        "algo": run.algo,
+        "env_id": run.env_id,
+        "updates_done": updates_done,
+        "env_steps": updates_done * trainer.steps_per_update,
+        "num_seeds": trainer.num_seeds,
+        "updates_per_chunk": trainer.updates_per_chunk,
+    }
+
+
+def resume_state(trainer, run: RunDir) -> tuple[Any, int]:
+    """Load ``checkpoints/latest.npz`` into the trainer's state structure; returns (state, updates_done)."""
+    template = trainer.policy_template()
+    state, meta = load_checkpoint(run.latest_checkpoint, template)
+    return state, int(meta["updates_done"])
+
+
+def _row_metrics(metrics: dict[str, np.ndarray], u: int, num_seeds: int) -> dict[str, float]:
+    """One CSV row: the mean over seeds of every metric, plus the return of each seed."""
+    row: dict[str, float] = {}
+    for name, values in metrics.items():
+        col = values[:, u]
+        finite = col[np.isfinite(col)]
+        row[name] = float(finite.mean()) if finite.size else math.nan
+    if num_seeds > 1 and RETURN_KEY in metrics:
+        for s in range(num_seeds):
+            row[f"{RETURN_KEY}/seed{s}"] = float(metrics[RETURN_KEY][s, u])
+    return row
+
+
+def run_training(
+    trainer,
+    run: RunDir,
+    key: jax.Array,
+    *,
+    resume: bool = False,
+    checkpoint_every: int = 1,
+    progress: bool = True,
+    tensorboard: bool = True,
+    stop_after_updates: int | None = None,
+    on_chunk: Callable[[int, dict[str, float]], None] | None = None,
+) -> DriverResult:
+    """Train to ``trainer.num_updates`` (or ``stop_after_updates``), logging into ``run``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    if resume and run.latest_checkpoint.exists():
+        state, done = resume_state(trainer, run)
+    else:
+        state, done = trainer.init(jax.random.split(key, trainer.num_seeds)), 0
+    logger = MetricsLogger.for_run(run.path, resume_step=done * trainer.steps_per_update, tensorboard=tensorboard)
+    target = trainer.num_updates if stop_after_updates is None else min(trainer.num_updates, stop_after_updates)
+    total_steps = trainer.num_updates * trainer.steps_per_update
+    recent = math.nan
+    start = time.perf_counter()
+    timed_steps, timed_seconds, chunks = 0, 0.0, 0
+    interrupted = False
+
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps  {task.fields[sps]:>9} steps/s  return {task.fields[ret]:>8}"),
+        TimeRemainingColumn(),
+    ]
+    with _StopFlag() as stop, Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task(f"{run.algo} {run.env_id}", total=total_steps, completed=done * trainer.steps_per_update,
+                            sps="-", ret="-")  # fmt: skip
+        while done < target:
+            n_active = min(trainer.updates_per_chunk, target - done)
+            t0 = time.perf_counter()
+            state, metrics = trainer.run_chunk(state, n_active)
+            metrics = jax.tree.map(np.asarray, jax.device_get(metrics))  # one host sync per chunk
+            dt = time.perf_counter() - t0
+            chunks += 1
+            if chunks > 1:  # the first chunk includes compilation
+                timed_steps += n_active * trainer.steps_per_update * trainer.num_seeds
+                timed_seconds += dt
+            sps = (
+                (timed_steps / timed_seconds)
+                if timed_seconds
+                else n_active * trainer.steps_per_update * trainer.num_seeds / dt
+            )
+            for u in range(n_active):
+                row = _row_metrics(metrics, u, trainer.num_seeds)
+                if math.isfinite(row.get(RETURN_KEY, math.nan)):
+                    recent = row[RETURN_KEY]
+                step = (done + u + 1) * trainer.steps_per_update
+                if u == n_active - 1:
+                    row["time/steps_per_second"] = sps
+                    row["time/elapsed"] = time.perf_counter() - start
+                logger.log(step, row)
+            done += n_active
+            bar.update(task, completed=done * trainer.steps_per_update, sps=f"{sps:,.0f}", ret=f"{recent:.1f}")
+            if on_chunk is not None:
+                on_chunk(done, row)
+            if chunks % checkpoint_every == 0 or done >= target or stop.requested:
+                save_checkpoint(run.latest_checkpoint, state, checkpoint_meta(run, done, trainer))
+            if stop.requested:
+                interrupted = True
+                break
+    logger.close()
+    seconds = time.perf_counter() - start
+    sps = timed_steps / timed_seconds if timed_seconds else math.nan
+    return DriverResult(state, done, interrupted, seconds, sps, recent)
+
+
+def latest_checkpoint_path(run_path: str | Path) -> Path:
+    return RunDir.open(run_path).latest_checkpoint
