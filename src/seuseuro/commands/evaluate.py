@@ -74,7 +74,8 @@ def evaluate_run(run: RunDir, episodes: int = 20, deterministic: bool = True, se
         else:
             from seuseuro.envs.gym_bridge import evaluate_bridge
 
-            returns = evaluate_bridge(policy, env_state, env, seed + s, episodes, deterministic)
+            normalize_obs = bool(run.config_dict.get("normalize_observations", False))
+            returns = evaluate_bridge(policy, env_state, env, seed + s, episodes, deterministic, normalize_obs)
         m, lo, hi = mean_ci95(returns)
         per_seed.append({"seed": s, "mean_return": m, "ci95": [lo, hi], "returns": [float(r) for r in returns]})
     seed_means = [p["mean_return"] for p in per_seed]

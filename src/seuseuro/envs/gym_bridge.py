@@ -1,0 +1,282 @@
+"""The Gymnasium bridge: train on any registered Gymnasium environment (MuJoCo, Box2D, users' own)
+with the same jitted act and update as the compiled path.
+
+A Gymnasium vector environment (``SyncVectorEnv`` with same-step auto-reset, so the final
+observation of an episode is available in the step that ends it) is stepped on the host. Per step
+the host does one jitted call that (a) folds the new observations into the running normalizer,
+(b) normalizes the next and final observations and scales the reward, and (c) samples the next
+actions — one dispatch and one device->host copy per step, the cost anchors.md says dominates.
+The rollout is then handed, as the same ``Transition`` contract, to ``algos.ppo.ppo_update``,
+vmapped over seeds. Seeds share one vector env of ``num_seeds * num_envs`` copies.
+
+Simplifications: the host environments are not checkpointed, so a resumed bridge run continues
+with the same parameters, optimizer and normalizer statistics but starts fresh episodes (exact
+resume holds for JAX-native environments). Gymnasium's own ``vector_entry_point`` envs (e.g.
+CartPole's numpy-batched one) use next-step auto-reset and are not used here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from seuseuro.core.normalization import RunningMeanStd, init_running_stats, normalize, update_running_stats
+from seuseuro.core.types import Transition
+from seuseuro.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GymnasiumEnv:
+    """A Gymnasium id and its single-env spaces; ``make_vec`` builds the host vector env."""
+
+    env_id: str
+    observation_space: Any
+    action_space: Any
+    max_episode_steps: int | None
+    kwargs: dict
+    is_jax_native = False
+    family = "gymnasium"
+
+    @classmethod
+    def create(cls, env_id: str, **kwargs) -> GymnasiumEnv:
+        import gymnasium
+
+        try:
+            env = gymnasium.make(env_id, **kwargs)
+        except Exception as err:  # missing extras (mujoco, box2d, ale-py) or bad kwargs
+            raise UserError(
+                f"Gymnasium could not build {env_id!r}: {type(err).__name__}: {err} "
+                "(for MuJoCo ids: pip install 'seuseuro[mujoco]')"
+            ) from None
+        spec = cls(env_id, env.observation_space, env.action_space, env.spec.max_episode_steps, dict(kwargs))
+        env.close()
+        if type(spec.observation_space).__name__ != "Box":
+            raise UserError(
+                f"{env_id} has a {type(spec.observation_space).__name__} observation space; the bridge needs a Box "
+                "(wrap it with gymnasium.wrappers.FlattenObservation and register the wrapped id)"
+            )
+        return spec
+
+    def make_vec(self, num_envs: int, seed: int):
+        import gymnasium
+
+        vec = gymnasium.make_vec(
+            self.env_id,
+            num_envs=num_envs,
+            vectorization_mode="sync",
+            vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
+            **self.kwargs,
+        )
+        vec.action_space.seed(seed)
+        return vec
+
+
+class BridgeState(NamedTuple):
+    """Per-seed statistics the host loop keeps in the TrainState (checkpointed, vmapped)."""
+
+    obs_stats: RunningMeanStd
+    return_stats: RunningMeanStd
+    discounted_return: jax.Array  # (N,)
+
+
+def _final_observations(next_obs: np.ndarray, done: np.ndarray, info: dict) -> np.ndarray:
+    """The observation each env reached before being reset (same-step auto-reset puts it in info)."""
+    final = next_obs.copy()
+    if done.any() and "final_obs" in info:
+        for i in np.flatnonzero(done):
+            final[i] = info["final_obs"][i]
+    return final
+
+
+def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chunk: int, torso_factory=None):
+    """A PPO trainer whose rollouts come from a host-stepped Gymnasium vector env."""
+    from seuseuro.algos import ppo
+
+    action_dim, discrete, low, high = ppo.action_spec(env.action_space)
+    obs_shape = tuple(env.observation_space.shape)
+    S, N, T = num_seeds, config.num_envs, config.num_steps
+    tx = ppo.make_optimizer(config)
+
+    def observe(obs_stats: RunningMeanStd, raw_obs, raw_final, update: bool):
+        """Fold new observations into the statistics; normalize the observations and final observations."""
+        if not config.normalize_observations:
+            return obs_stats, raw_obs, raw_final
+        if update:
+            obs_stats = update_running_stats(obs_stats, raw_obs)
+        return obs_stats, normalize(obs_stats, raw_obs), normalize(obs_stats, raw_final)
+
+    def scale_reward(bstate: BridgeState, reward, done):
+        """Divide by the running std of the discounted return (as core.wrappers.NormalizeReward)."""
+        if not config.normalize_rewards:
+            return bstate.return_stats, bstate.discounted_return, reward
+        disc = bstate.discounted_return * config.gamma + reward
+        ret_stats = update_running_stats(bstate.return_stats, disc)
+        reward = jnp.clip(reward / jnp.sqrt(ret_stats.var + 1e-8), -10.0, 10.0)
+        return ret_stats, jnp.where(done, 0.0, disc), reward
+
+    def init_one(key):
+        policy_key, key = jax.random.split(key)
+        policy = ppo.ActorCritic(policy_key, obs_shape, action_dim, discrete, config, torso_factory)
+        bstate = BridgeState(init_running_stats(obs_shape), init_running_stats(()), jnp.zeros((N,), jnp.float32))
+        obs = jnp.zeros((N, *obs_shape), jnp.float32)  # filled in by the first reset on the host
+        opt_state = tx.init(eqx.filter(policy, eqx.is_array))
+        return ppo.TrainState(policy, opt_state, bstate, obs, key, jnp.asarray(0, jnp.int32))
+
+    @functools.partial(jax.jit, static_argnames="update")
+    def first_obs(bstates, raw_obs, update: bool):
+        def one(b: BridgeState, o):
+            obs_stats, obs, _ = observe(b.obs_stats, o, o, update)
+            return b._replace(obs_stats=obs_stats), obs
+
+        return jax.vmap(one)(bstates, raw_obs)
+
+    @jax.jit
+    def act(policies, obs, keys):
+        def one(policy, o, key):
+            key, act_key = jax.random.split(key)
+            action, log_prob = ppo.sample_action(policy, o, act_key)
+            return action, log_prob, key
+
+        return jax.vmap(one)(policies, obs, keys)
+
+    @jax.jit
+    def observe_and_act(policies, bstates, raw_obs, raw_final, reward, done, keys):
+        """(b) and (c) of the module docstring in one dispatch, vmapped over seeds."""
+
+        def one(policy, b, o, f, r, d, key):
+            obs_stats, obs, final = observe(b.obs_stats, o, f, update=True)
+            ret_stats, disc, r = scale_reward(b, r, d)
+            b = BridgeState(obs_stats, ret_stats, disc)
+            key, act_key = jax.random.split(key)
+            action, log_prob = ppo.sample_action(policy, obs, act_key)
+            return b, obs, final, r, action, log_prob, key
+
+        return jax.vmap(one)(policies, bstates, raw_obs, raw_final, reward, done, keys)
+
+    @jax.jit
+    def update(policies, opt_states, traj, keys, update_steps):
+        def one(policy, opt_state, traj, key, step):
+            key, update_key = jax.random.split(key)
+            policy, opt_state, metrics = ppo.ppo_update(policy, opt_state, traj, update_key, step, tx, config)
+            return policy, opt_state, metrics, key
+
+        return jax.vmap(one)(policies, opt_states, traj, keys, update_steps)
+
+    host: dict[str, Any] = {"venv": None}
+
+    def ensure_env(state: ppo.TrainState, fresh: bool) -> ppo.TrainState:
+        if host["venv"] is not None:
+            return state
+        seed = int(jax.random.randint(state.key[0], (), 0, 2**31 - 1))
+        venv = env.make_vec(S * N, seed)
+        raw, _ = venv.reset(seed=seed)
+        host.update(venv=venv, ep_return=np.zeros(S * N), ep_length=np.zeros(S * N, np.int64))
+        bstates, obs = first_obs(state.env_state, jnp.asarray(raw, jnp.float32).reshape(S, N, *obs_shape), fresh)
+        return state._replace(env_state=bstates, obs=obs)
+
+    def collect(state: ppo.TrainState):
+        venv = host["venv"]
+        obs_buf = np.zeros((T, S, N, *obs_shape), np.float32)
+        next_buf = np.zeros_like(obs_buf)
+        act_buf = np.zeros((T, S, N) + (() if discrete else (action_dim,)), np.int32 if discrete else np.float32)
+        logp_buf = np.zeros((T, S, N), np.float32)
+        rew_buf = np.zeros((T, S, N), np.float32)
+        term_buf = np.zeros((T, S, N), bool)
+        trunc_buf = np.zeros((T, S, N), bool)
+        returns, lengths = [], []
+        action, log_prob, keys = act(state.policy, state.obs, state.key)
+        obs, bstates = state.obs, state.env_state
+        for t in range(T):
+            a = np.asarray(action).reshape(S * N, *act_buf.shape[3:])
+            env_action = a if discrete else np.clip(a, low, high)
+            raw_next, reward, terminated, truncated, info = venv.step(env_action)
+            done = np.logical_or(terminated, truncated)
+            raw_final = _final_observations(raw_next, done, info)
+            host["ep_return"] += reward
+            host["ep_length"] += 1
+            for i in np.flatnonzero(done):
+                returns.append(host["ep_return"][i])
+                lengths.append(host["ep_length"][i])
+            host["ep_return"][done] = 0.0
+            host["ep_length"][done] = 0
+            shape = (S, N)
+            bstates, next_obs, final, scaled, action_next, logp_next, keys = observe_and_act(
+                state.policy,
+                bstates,
+                raw_next.astype(np.float32).reshape(*shape, *obs_shape),
+                raw_final.astype(np.float32).reshape(*shape, *obs_shape),
+                reward.astype(np.float32).reshape(shape),
+                done.reshape(shape),
+                keys,
+            )
+            obs_buf[t], act_buf[t], logp_buf[t] = np.asarray(obs), np.asarray(action), np.asarray(log_prob)
+            rew_buf[t], next_buf[t] = np.asarray(scaled), np.asarray(final)
+            term_buf[t], trunc_buf[t] = terminated.reshape(shape), np.logical_and(truncated, ~terminated).reshape(shape)
+            obs, action, log_prob = next_obs, action_next, logp_next
+        # Leading axis = seeds for the vmapped update: (S, T, N, ...)
+        traj = Transition(*(jnp.asarray(np.swapaxes(b, 0, 1)) for b in (obs_buf, act_buf, logp_buf, rew_buf, term_buf, trunc_buf, next_buf)))  # fmt: skip
+        episode = {
+            "rollout/episode_return": float(np.mean(returns)) if returns else np.nan,
+            "rollout/episode_length": float(np.mean(lengths)) if lengths else np.nan,
+            "rollout/episodes": float(len(returns)),
+        }
+        return traj, bstates, obs, keys, episode
+
+    def init(keys):
+        state = jax.vmap(init_one)(keys)
+        host["venv"] = None
+        return ensure_env(state, fresh=True)
+
+    def run_chunk(state: ppo.TrainState, n_active: int):
+        state = ensure_env(state, fresh=False)
+        rows = []
+        for _ in range(n_active):
+            traj, bstates, obs, keys, episode = collect(state)
+            policy, opt_state, metrics, keys = update(state.policy, state.opt_state, traj, keys, state.update_step)
+            state = ppo.TrainState(policy, opt_state, bstates, obs, keys, state.update_step + 1)
+            metrics = {k: np.asarray(v) for k, v in metrics.items()}
+            # Episodes are pooled over seeds on the host; report the pooled mean for every seed.
+            metrics.update({k: np.full((S,), v) for k, v in episode.items()})
+            rows.append(metrics)
+        stacked = {k: np.stack([r[k] for r in rows], axis=1) for k in rows[0]} if rows else {}
+        return state, stacked
+
+    template = lambda: jax.eval_shape(jax.vmap(init_one), jax.random.split(jax.random.PRNGKey(0), S))  # noqa: E731
+    return ppo.Trainer(config, S, updates_per_chunk, init, run_chunk, template)
+
+
+def evaluate_bridge(
+    policy, bstate: BridgeState, env: GymnasiumEnv, seed: int, episodes: int, deterministic: bool, normalize_obs: bool
+):
+    """Return of ``episodes`` full episodes (one per env copy), observations normalized as in training."""
+    from seuseuro.algos import ppo
+
+    _, discrete, low, high = ppo.action_spec(env.action_space)
+    venv = env.make_vec(episodes, seed)
+    raw, _ = venv.reset(seed=seed)
+
+    @jax.jit
+    def act(obs, key):
+        obs = normalize(bstate.obs_stats, obs) if normalize_obs else obs
+        return ppo.sample_action(policy, obs, key, deterministic)[0]
+
+    key = jax.random.PRNGKey(seed)
+    returns = np.zeros(episodes)
+    finished = np.zeros(episodes, bool)
+    limit = env.max_episode_steps or 10_000
+    for _ in range(limit):
+        key, sub = jax.random.split(key)
+        a = np.asarray(act(jnp.asarray(raw, jnp.float32), sub))
+        raw, reward, terminated, truncated, _ = venv.step(a if discrete else np.clip(a, low, high))
+        returns += np.where(finished, 0.0, reward)
+        finished |= np.logical_or(terminated, truncated)
+        if finished.all():
+            break
+    venv.close()
+    return returns
