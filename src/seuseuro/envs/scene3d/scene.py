@@ -21,6 +21,7 @@ its apex ``2 hz`` above.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 import jax
@@ -102,9 +103,7 @@ class SceneConfig:
         if not self.shapes:
             raise UserError("SceneConfig.shapes is empty; give at least one of " + ", ".join(SHAPE_CLASSES))
         if not 1 <= self.min_objects <= self.max_objects:
-            raise UserError(
-                f"need 1 <= min_objects <= max_objects, got {self.min_objects} and {self.max_objects}"
-            )
+            raise UserError(f"need 1 <= min_objects <= max_objects, got {self.min_objects} and {self.max_objects}")
         if not 0 < self.min_size <= self.max_size:
             raise UserError(f"need 0 < min_size <= max_size, got {self.min_size} and {self.max_size}")
         if self.half_extent <= 2 * (self.max_size * 1.5 + self.margin):
@@ -152,6 +151,7 @@ def _candidate_sizes(key: jax.Array, shape: jax.Array, config: SceneConfig) -> j
     return jnp.where(is_box, box, jnp.where(is_sphere, sphere, upright))
 
 
+@functools.partial(jax.jit, static_argnames=("config",))
 def generate_scene(key: jax.Array, config: SceneConfig = SceneConfig()) -> Scene:
     """A random room, deterministic per key; jit- and vmap-able (``config`` is static).
 

@@ -1,0 +1,230 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from seuseuro.envs.scene3d.scene import SHAPE_CLASSES, SceneConfig, footprint_distance, generate_scene, make_scene
+from seuseuro.envs.scene3d.sensor import (
+    FLOOR_LABEL,
+    MISS_LABEL,
+    WALL_LABEL,
+    CameraConfig,
+    LidarConfig,
+    cast_rays,
+    depth_point_cloud,
+    ray_box,
+    ray_cone,
+    ray_cylinder,
+    ray_room,
+    ray_sphere,
+    render_depth,
+    scan_lidar,
+)
+from seuseuro.errors import UserError
+
+S2 = np.sqrt(2.0)
+X = (1.0, 0.0, 0.0)
+DOWN = (0.0, 0.0, -1.0)
+UP = (0.0, 0.0, 1.0)
+
+
+def _t(fn, origin, direction, *args):
+    d = jnp.array(direction, jnp.float32)
+    return float(fn(jnp.array(origin, jnp.float32), d / jnp.linalg.norm(d), *args))
+
+
+# Unit primitives centred at the origin; every expected distance below is worked out by hand.
+@pytest.mark.parametrize(
+    "origin, direction, expected",
+    [
+        ((-3, 0, 0), X, 2.0),  # hit the face x = -1
+        ((-3, 2, 0), X, np.inf),  # miss: passes beside
+        ((0, 0, 0), X, 1.0),  # inside: leaves through x = +1
+        ((-3, -1, 0), (1, 1, 0), 2 * S2),  # grazing: touches the edge at (-1, 1)
+        ((0, 0, 3), DOWN, 2.0),  # top face
+        ((3, 0, 0), X, np.inf),  # behind the ray
+    ],
+)
+def test_ray_box(origin, direction, expected):
+    assert _t(ray_box, origin, direction, jnp.ones(3)) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "origin, direction, expected",
+    [
+        ((-3, 0, 0), X, 2.0),
+        ((-3, 1.5, 0), X, np.inf),
+        ((0, 0.5, 0), X, np.sqrt(0.75)),  # inside: exits where x^2 + 0.25 = 1
+        ((-3, 1, 0), X, 3.0),  # grazing: tangent at (0, 1, 0)
+        ((2, 2, 2), (-1, -1, -1), 2 * np.sqrt(3) - 1),
+    ],
+)
+def test_ray_sphere(origin, direction, expected):
+    assert _t(ray_sphere, origin, direction, 1.0) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "origin, direction, expected",
+    [
+        ((-3, 0, 0), X, 2.0),  # side
+        ((0.5, 0, 3), DOWN, 2.0),  # top cap
+        ((0.5, 0, -3), UP, 2.0),  # bottom cap
+        ((-3, 0, 1.5), X, np.inf),  # above
+        ((1.5, 0, 3), DOWN, np.inf),  # beside, vertical
+        ((0, 0, 0), X, 1.0),  # inside
+        ((-3, 0, 1), X, 2.0),  # grazing the rim of the top cap
+        ((-3, 0, 3), (1, 0, -1), 2 * S2),  # grazing: meets the rim at (-1, 0, 1)
+    ],
+)
+def test_ray_cylinder(origin, direction, expected):
+    assert _t(ray_cylinder, origin, direction, 1.0, 1.0) == pytest.approx(expected, abs=1e-5)
+
+
+# Cone: base radius 1 at z = -1, apex at z = +1, so the radius at height z is (1 - z) / 2.
+@pytest.mark.parametrize(
+    "origin, direction, expected",
+    [
+        ((-3, 0, 0), X, 2.5),  # side at z = 0 where the radius is 0.5
+        ((0, 0, 3), DOWN, 2.0),  # the apex
+        ((0, 0, -3), UP, 2.0),  # the base
+        ((-3, 0, 1.5), X, np.inf),  # above the apex
+        ((0, 0, -0.5), X, 0.75),  # inside: radius 0.75 at z = -0.5
+        ((-3, 0.5, 0), X, 3.0),  # grazing: tangent to the circle of radius 0.5 at z = 0
+        ((0.9, 0, 3), DOWN, 3.8),  # the side at x = 0.9 is at z = 1 - 2 * 0.9 = -0.8
+        ((1.1, 0, 3), DOWN, np.inf),  # beside the base
+    ],
+)
+def test_ray_cone(origin, direction, expected):
+    assert _t(ray_cone, origin, direction, 1.0, 1.0) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "direction, expected, label",
+    [
+        (X, 3.0, WALL_LABEL),
+        (DOWN, 1.0, FLOOR_LABEL),
+        (UP, np.inf, None),  # open ceiling
+        ((1, 0, 1), np.inf, None),  # reaches x = 3 at z = 4, above the 2.5 m wall
+        ((1, 0, 0.3), 3.0 * np.sqrt(1.09), WALL_LABEL),  # meets the wall at z = 1.9
+        ((1, 0, -1), S2, FLOOR_LABEL),
+    ],
+)
+def test_ray_room(direction, expected, label):
+    d = jnp.array(direction, jnp.float32)
+    t, lab = ray_room(jnp.array([0.0, 0.0, 1.0]), d / jnp.linalg.norm(d), jnp.array(3.0), jnp.array(2.5))
+    assert float(t) == pytest.approx(expected, abs=1e-5)
+    if label is not None:
+        assert int(lab) == label
+
+
+def test_scene_rays_report_nearest_object_id_and_label():
+    scene = make_scene(
+        [
+            ("sphere", (1.5, 0.0, 0.5), (0.5, 0.5, 0.5), 0.0),
+            ("box", (-1.5, 0.0, 0.5), (0.5, 0.5, 0.5), 0.3),
+            ("cone", (0.0, 1.5, 0.5), (0.5, 0.5, 0.5), 0.0),
+        ],
+        max_objects=4,
+    )
+    dirs = jnp.array([X, (-1, 0, 0), (0, 1, 0), UP, (0, -1, 0)], jnp.float32)
+    hits = cast_rays(jnp.array([0.0, 0.0, 0.5]), dirs, scene, max_range=20.0)
+    np.testing.assert_allclose(np.asarray(hits.distance)[[0, 2, 3, 4]], [1.0, 1.25, 20.0, 3.0], atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(hits.object_id), [0, 1, 2, -1, -1])
+    np.testing.assert_array_equal(np.asarray(hits.label), [SHAPE_CLASSES.index("sphere"), 0, 3, MISS_LABEL, WALL_LABEL])
+    np.testing.assert_array_equal(np.asarray(hits.hit), [True, True, True, False, True])
+    # the box (centre 1.5 m away) is turned by 0.3 rad: its near face, 0.5 m from its centre along its
+    # own axis, is met at 1.5 - 0.5 / cos(0.3)
+    assert float(hits.distance[1]) == pytest.approx(1.5 - 0.5 / np.cos(0.3), abs=1e-5)
+    short = cast_rays(jnp.array([0.0, 0.0, 0.5]), dirs, scene, max_range=1.1)
+    np.testing.assert_array_equal(np.asarray(short.hit), [True, True, False, False, False])
+
+
+def test_depth_camera_sees_a_wall_at_constant_z_depth_and_points_on_it():
+    scene = make_scene([("box", (-2.0, -2.0, 0.2), (0.2, 0.2, 0.2), 0.0)], max_objects=2)
+    config = CameraConfig(width=8, height=6, fov_y=40.0)
+    image = render_depth(scene, jnp.array([0.0, 0.0, 1.25]), jnp.array(0.0), jnp.array(0.0), config)
+    np.testing.assert_allclose(np.asarray(image.depth), 3.0, atol=1e-5)  # the wall x = 3 fills the view
+    np.testing.assert_allclose(np.asarray(image.points[..., 0]), 3.0, atol=1e-5)
+    assert np.all(np.asarray(image.hits.label) == WALL_LABEL)
+    # facing +y after a quarter turn: the wall y = 3
+    turned = render_depth(scene, jnp.array([0.0, 0.0, 1.25]), jnp.array(np.pi / 2), jnp.array(0.0), config)
+    np.testing.assert_allclose(np.asarray(turned.points[..., 1]), 3.0, atol=1e-5)
+    # looking down: the top rows see the wall, the bottom rows the floor
+    down = render_depth(scene, jnp.array([0.0, 0.0, 1.25]), jnp.array(0.0), jnp.array(-0.5), config)
+    labels = np.asarray(down.hits.label)
+    assert np.all(labels[-1] == FLOOR_LABEL)
+    cloud = depth_point_cloud(scene, down)
+    floor = np.asarray(cloud.label) == FLOOR_LABEL
+    np.testing.assert_allclose(np.asarray(cloud.xyz)[floor, 2], 0.0, atol=1e-5)
+
+
+def test_lidar_ring_in_an_empty_room():
+    scene = make_scene([("sphere", (2.0, 2.0, 0.2), (0.2, 0.2, 0.2), 0.0)], max_objects=1)
+    cloud = scan_lidar(scene, jnp.array([1.0, 0.0, 1.0]), jnp.array(0.0), LidarConfig(num_azimuth=4, elevations=(0.0,)))
+    # ahead, left, behind, right: walls at 2, 3, 4, 3 metres
+    np.testing.assert_allclose(np.asarray(cloud.xyz), [[3, 0, 1], [1, 3, 1], [-3, 0, 1], [1, -3, 1]], atol=1e-5)
+    local = scan_lidar(
+        scene,
+        jnp.array([1.0, 0.0, 1.0]),
+        jnp.array(np.pi),
+        LidarConfig(num_azimuth=4, elevations=(0.0,)),
+        frame="sensor",
+    )
+    np.testing.assert_allclose(np.asarray(local.xyz), [[4, 0, 0], [0, 3, 0], [-2, 0, 0], [0, -3, 0]], atol=1e-5)
+
+
+def test_vmaps_over_a_batch_of_scenes():
+    config = SceneConfig()
+    scenes = jax.vmap(lambda k: generate_scene(k, config))(jax.random.split(jax.random.key(0), 3))
+    lidar = LidarConfig(num_azimuth=16, elevations=(0.0,))
+    clouds = jax.jit(jax.vmap(lambda s: scan_lidar(s, jnp.array([0.0, 0.0, 0.3]), jnp.array(0.0), lidar)))(scenes)
+    assert clouds.xyz.shape == (3, 16, 3)
+    one = scan_lidar(jax.tree.map(lambda x: x[1], scenes), jnp.array([0.0, 0.0, 0.3]), jnp.array(0.0), lidar)
+    np.testing.assert_allclose(np.asarray(clouds.xyz[1]), np.asarray(one.xyz), atol=1e-5)
+
+
+def test_agrees_with_mujoco_ray_casting():
+    from seuseuro.envs.scene3d.mujoco_reference import MujocoRayCaster
+
+    config = SceneConfig(shapes=("box", "sphere", "cylinder"), max_objects=8, min_objects=6)
+    rng = np.random.default_rng(0)
+    cast = jax.jit(lambda o, d, s: cast_rays(o, d, s, 20.0))
+    compared = 0
+    for seed in range(4):
+        scene = generate_scene(jax.random.key(seed), config)
+        reference = MujocoRayCaster(scene)
+        geom_to_slot = np.flatnonzero(np.asarray(scene.mask))
+        for _ in range(3):
+            while True:  # an origin on free floor, at a random height
+                origin = np.append(rng.uniform(-2.8, 2.8, 2), rng.uniform(0.1, 2.0))
+                if float(jnp.min(footprint_distance(jnp.array(origin[:2]), scene))) > 0.05:
+                    break
+            dirs = rng.normal(size=(512, 3))
+            dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+            ours = cast(jnp.array(origin, jnp.float32), jnp.array(dirs, jnp.float32), scene)
+            dist, geom = reference.distances(origin, dirs, 20.0)
+            hit = dist >= 0
+            np.testing.assert_array_equal(np.asarray(ours.hit), hit)
+            np.testing.assert_allclose(np.asarray(ours.distance)[hit], dist[hit], atol=1e-4)
+            on_object = geom >= 5
+            expected_id = np.where(on_object, geom_to_slot[np.maximum(geom - 5, 0)], -1)
+            np.testing.assert_array_equal(np.asarray(ours.object_id)[hit], expected_id[hit])
+            compared += int(hit.sum())
+    assert compared > 4000
+
+
+def test_mujoco_reference_refuses_cones():
+    from seuseuro.envs.scene3d.mujoco_reference import scene_to_mjcf
+
+    with pytest.raises(UserError, match="cone"):
+        scene_to_mjcf(make_scene([("cone", (0, 0, 0.5), (0.5, 0.5, 0.5), 0.0)]))
+
+
+def test_zero_rays_is_a_user_error():
+    scene = make_scene([("box", (0, 0, 0.5), (0.5, 0.5, 0.5), 0.0)])
+    with pytest.raises(UserError, match="zero rays"):
+        cast_rays(jnp.zeros(3), jnp.zeros((0, 3)), scene)
+    with pytest.raises(UserError, match="zero rays"):
+        LidarConfig(num_azimuth=0)
+    with pytest.raises(UserError, match="zero rays"):
+        CameraConfig(width=0)
