@@ -25,30 +25,12 @@ import numpy as np
 
 from seuseuro.core.statistics import mean_ci95
 from seuseuro.envs.fairness import lending_params
-from seuseuro.fairness import metrics as fm
 from seuseuro.fairness.agents import BASELINE_LENDERS
-from seuseuro.fairness.rollout import LendingTrace, simulate_lending
+from seuseuro.fairness.audit import lending_outcomes
+from seuseuro.fairness.rollout import simulate_lending
 
-
-def summarize(trace: LendingTrace) -> dict[str, np.ndarray]:
-    """Per-seed outcome and fairness numbers of one lender."""
-    seeds = range(trace.num_seeds)
-    rates = [fm.group_rates(fm.group_counts(trace.log(s))) for s in seeds]
-    tpr = np.array([r.tpr for r in rates])  # (S, 2)
-    credit0, credit1 = trace.mean_repay[:, 0], trace.mean_repay[:, -1]  # (S, 2)
-    return {
-        "score change g1": trace.mean_score[:, -1, 0] - trace.mean_score[:, 0, 0],
-        "score change g2": trace.mean_score[:, -1, 1] - trace.mean_score[:, 0, 1],
-        "credit change g1": credit1[:, 0] - credit0[:, 0],
-        "credit change g2": credit1[:, 1] - credit0[:, 1],
-        "final credit gap (g1-g2)": credit1[:, 0] - credit1[:, 1],
-        "loans g1": (trace.lent & (trace.group == 0)).sum(1),
-        "loans g2": (trace.lent & (trace.group == 1)).sum(1),
-        "aggregate TPR g1": tpr[:, 0],
-        "aggregate TPR g2": tpr[:, 1],
-        "aggregate TPR gap (g1-g2)": tpr[:, 0] - tpr[:, 1],
-        "profit": trace.reward.sum(1),
-    }
+# the audit's extra static metrics are not part of the published comparison
+_OMIT = ("equal opportunity difference", "demographic parity difference", "equalized odds difference")
 
 
 def main() -> None:
@@ -67,7 +49,8 @@ def main() -> None:
         start = time.perf_counter()
         trace = simulate_lending(policy, run_params, num_steps=args.steps, num_seeds=args.seeds)
         timing[name] = time.perf_counter() - start
-        results[name] = summarize(trace)
+        outcomes = lending_outcomes(trace)
+        results[name] = {k: v for k, v in outcomes.items() if k not in _OMIT}
 
     initial_gap = float(trace.mean_repay[0, 0, 0] - trace.mean_repay[0, 0, 1])
     print(f"{args.steps} steps x {args.seeds} seeds; initial credit (mean P(repay)) gap g1-g2 = {initial_gap:.3f}\n")

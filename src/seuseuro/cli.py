@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     ),
     "plot": ("seuseuro.commands.plot", "PlotArgs", "run_plot", "learning curves of one or more runs to PNG"),
     "envs": ("seuseuro.commands.envs", "EnvsArgs", "run_envs", "list environments with their spaces"),
+    "audit": ("seuseuro.fairness.commands", "AuditArgs", "run_audit", "fairness audit of a lender or a run: JSON, plots, HTML"),
 }
 
 # `seuseuro eval RUN_DIR ...` picks its flags by the run's algorithm (config.json "algo").

@@ -1,0 +1,112 @@
+"""`seuseuro audit`: a fairness audit of a baseline lender or of a trained run, with a CI gate.
+
+    seuseuro audit --agent max-utility --env lending --out audits/mu [--max-gap 0.05]
+    seuseuro audit runs/ppo-lagrangian-Lending-v0-... [--max-gap 0.05]
+
+Writes audit.json, plots/*.png and report.html into --out (default: a new directory under ./runs).
+Exit status: 0 when the measured gap is within --max-gap (or no gate was asked), 1 when it exceeds
+it (so a user can gate their CI on fairness), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from pathlib import Path
+from typing import Literal
+
+import tyro
+
+from seuseuro.errors import UserError
+
+ENV_IDS = {"lending": "Lending-v0"}
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditArgs:
+    """Fairness audit: run a policy over seeds and steps; write audit.json, PNG plots and an HTML report."""
+
+    run_dir: tyro.conf.Positional[Path | None] = None
+    """A trained run directory (PPO / PPO-Lagrangian on Lending-v0) to audit; omit it to audit --agent."""
+    agent: Literal["max-utility", "equal-opportunity", "equal-opportunity-frozen"] | None = None
+    """Baseline lender to audit (thresholds from the true distributions; see FAIRNESS.md)."""
+    env: Literal["lending"] = "lending"
+    """Environment of the audit (the delayed-impact lending simulation)."""
+    out: Path | None = None
+    """Output directory; default runs/audit-<agent>-<time>, or <RUN_DIR>/audit for a run."""
+    steps: int = 20_000
+    """Decisions per seed (D'Amour et al.: 20,000). Lower for a quick look."""
+    seeds: int = 10
+    """Independent populations (seeds), vmapped; the CI is over seeds."""
+    seed: int = 0
+    """Base random seed of the audit."""
+    max_gap: float | None = None
+    """Fail (exit status 1) when the measured equal-opportunity gap exceeds this, e.g. 0.05."""
+
+    def __post_init__(self):
+        if self.steps < 1 or self.seeds < 1:
+            raise UserError("--steps and --seeds must be >= 1")
+        if self.max_gap is not None and not 0.0 <= self.max_gap <= 1.0:
+            raise UserError(f"--max-gap is a TPR difference in [0, 1]; got {self.max_gap}")
+        if (self.run_dir is None) == (self.agent is None):
+            raise UserError(
+                "audit needs exactly one policy: a RUN_DIR (a trained run) or --agent max-utility|equal-opportunity"
+            )
+
+
+def _default_out(name: str) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path("runs") / f"audit-{name}-{stamp}"
+    i = 1
+    while path.exists():
+        path = Path("runs") / f"audit-{name}-{stamp}-{i}"
+        i += 1
+    return path
+
+
+def run_audit(args: AuditArgs) -> int:
+    from rich.console import Console
+
+    from seuseuro.envs.fairness import lending_params
+    from seuseuro.fairness import agents
+    from seuseuro.fairness.audit import audit_lending, write_audit
+
+    if args.agent is not None:
+        policy = agents.BASELINE_LENDERS[args.agent]
+        params = lending_params()
+        description = {"name": args.agent, **agents.describe(args.agent)}
+        out = args.out or _default_out(args.agent)
+    else:
+        from seuseuro.fairness.learned import load_run_policy
+
+        policy, params, description = load_run_policy(args.run_dir)
+        out = args.out or Path(args.run_dir) / "audit"
+
+    summary, trace = audit_lending(
+        policy,
+        params,
+        num_steps=args.steps,
+        num_seeds=args.seeds,
+        seed=args.seed,
+        max_gap=args.max_gap,
+        description=description,
+    )
+    written = write_audit(Path(out), summary, trace)
+
+    console = Console()
+    m = summary["metrics"]
+    low, high = summary["gap_ci95"]
+    console.print(
+        f"[bold]{description['name']}[/] on {summary['env']}: {args.steps} steps x {args.seeds} seeds\n"
+        f"  equal-opportunity gap {summary['gap']:.4f}  (95% CI [{low:.4f}, {high:.4f}])\n"
+        f"  loans g1/g2 {m['loans g1']['mean']:.0f}/{m['loans g2']['mean']:.0f}   "
+        f"credit change g1/g2 {m['credit change g1']['mean']:+.3f}/{m['credit change g2']['mean']:+.3f}   "
+        f"profit {m['profit']['mean']:.0f}\n"
+        f"  report: {written['report.html']}"
+    )
+    if summary["passed"] is False:
+        console.print(f"[red]FAIL[/]: gap {summary['gap']:.4f} exceeds --max-gap {args.max_gap}")
+        return 1
+    if summary["passed"]:
+        console.print(f"[green]PASS[/]: gap {summary['gap']:.4f} <= --max-gap {args.max_gap}")
+    return 0

@@ -1,0 +1,51 @@
+"""`seuseuro audit` end to end on a short run, the --max-gap gate, and bad input."""
+
+import json
+
+import pytest
+
+from seuseuro.cli import main
+
+
+def test_audit_baseline_end_to_end_and_gate(tmp_path):
+    out = tmp_path / "mu"
+    argv = ["audit", "--agent", "max-utility", "--env", "lending", "--out", str(out), "--steps", "400", "--seeds", "2"]
+    assert main([*argv, "--max-gap", "1.0"]) == 0
+    audit = json.loads((out / "audit.json").read_text())
+    assert audit["passed"] is True and audit["seeds"] == 2 and audit["steps"] == 400
+    assert 0.0 < audit["gap"] < 1.0
+    assert len(audit["metrics"]["equal opportunity difference"]["per_seed"]) == 2
+    assert sum(audit["metrics"]["loans g1"]["per_seed"]) > 0
+    for name in ("score_distribution", "cumulative_loans", "tpr_gap", "profit_and_credit"):
+        png = out / "plots" / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4 and 'src="plots/' not in html  # self-contained
+    assert "PASS" in html
+    # the same policy fails a gate tighter than its measured gap: exit status 1, FAIL in the report
+    assert main([*argv, "--max-gap", "0.0"]) == 1
+    assert json.loads((out / "audit.json").read_text())["passed"] is False
+    assert "FAIL" in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["audit"], "exactly one policy"),
+        (["audit", "somewhere", "--agent", "max-utility"], "exactly one policy"),
+        (["audit", "--agent", "max-utility", "--max-gap", "2"], "max-gap"),
+        (["audit", "--agent", "max-utility", "--steps", "0"], "--steps"),
+    ],
+)
+def test_audit_bad_input(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_audit_run_dir_without_the_needed_info(tmp_path, capsys):
+    from seuseuro.runs import RunDir
+
+    run = RunDir.create("ppo", "CartPole-v1", {"total_steps": 1}, path=tmp_path / "cartpole")
+    assert main(["audit", str(run.path)]) == 2
+    assert "Lending-v0" in capsys.readouterr().err
+    assert main(["audit", str(tmp_path / "missing")]) == 2
