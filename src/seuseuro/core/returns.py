@@ -46,16 +46,27 @@ def compute_gae(
     return advantages, advantages + value
 
 
-def n_step_returns(
+def discounted_returns(
     reward: jax.Array,
     next_value: jax.Array,
     terminated: jax.Array,
     truncated: jax.Array,
     gamma: float,
 ) -> jax.Array:
-    """Discounted returns bootstrapped at the end of the rollout and at every truncation.
+    """Monte-Carlo returns within each episode, bootstrapped from ``V(s')`` where the data stops:
+    at a truncation and at the end of the rollout; zero after a termination.
 
-    Equivalent to :func:`compute_gae` with ``lambda = 1`` (Monte-Carlo within an episode).
+        G_t = r_t + gamma * (1 - terminated_t) * (next_value_t if cut_t else G_{t+1})
     """
-    adv, ret = compute_gae(reward, jnp.zeros_like(reward), next_value, terminated, truncated, gamma, 1.0)
-    return ret
+    not_terminated = 1.0 - terminated.astype(reward.dtype)
+    cut = truncated.at[-1].set(True)
+
+    def backward(g_next, xs):
+        r, v_next, nt, c = xs
+        g = r + gamma * nt * jnp.where(c, v_next, g_next)
+        return g, g
+
+    _, returns = jax.lax.scan(
+        backward, jnp.zeros_like(reward[0]), (reward, next_value, not_terminated, cut), reverse=True
+    )
+    return returns

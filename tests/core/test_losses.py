@@ -1,0 +1,72 @@
+"""PPO losses and distributions against hand-computed numbers."""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from seuseuro.core import distributions as D
+from seuseuro.core.losses import (
+    approx_kl,
+    clip_fraction,
+    clipped_surrogate_loss,
+    clipped_surrogate_objective,
+    normalize_advantages,
+    value_loss,
+)
+
+RATIO = jnp.array([0.5, 1.0, 1.5])
+ADV = jnp.array([1.0, -1.0, 2.0])
+
+
+def test_clipped_surrogate_takes_the_pessimistic_term():
+    # clip(r) = [.8, 1, 1.2]; min(rA, clip(r)A) = [.5, -1, 2.4]
+    np.testing.assert_allclose(clipped_surrogate_objective(RATIO, ADV, 0.2), [0.5, -1.0, 2.4], rtol=1e-6)
+    loss = clipped_surrogate_loss(jnp.log(RATIO), ADV, 0.2)
+    assert float(loss) == pytest.approx(-(0.5 - 1.0 + 2.4) / 3, rel=1e-6)
+
+
+def test_clipped_surrogate_negative_advantage_low_ratio_is_clipped():
+    # r = .5, A = -1: rA = -.5, clip(r)A = -.8 -> min = -.8
+    assert float(clipped_surrogate_objective(jnp.array(0.5), jnp.array(-1.0), 0.2)) == pytest.approx(-0.8)
+
+
+def test_decoupled_clip_uses_the_higher_upper_bound():
+    # DAPO clip-higher: upper bound 1 + .28 = 1.28 for A > 0
+    assert float(clipped_surrogate_objective(jnp.array(1.5), jnp.array(1.0), 0.2, 0.28)) == pytest.approx(1.28)
+
+
+def test_value_loss_plain_and_clipped():
+    v, old, target = jnp.array([1.0, 2.0]), jnp.array([0.0, 0.0]), jnp.array([0.0, 3.0])
+    assert float(value_loss(v, old, target, None)) == pytest.approx(0.5 * (1 + 1) / 2)
+    # clipped values [.5, .5] -> squared errors [.25, 6.25]; max with [1, 1] -> [1, 6.25]
+    assert float(value_loss(v, old, target, 0.5)) == pytest.approx(0.5 * (1 + 6.25) / 2)
+
+
+def test_clip_fraction_and_kl():
+    log_ratio = jnp.log(RATIO)
+    assert float(clip_fraction(log_ratio, 0.2)) == pytest.approx(2 / 3)
+    expected = np.mean([(r - 1) - math.log(r) for r in (0.5, 1.0, 1.5)])
+    assert float(approx_kl(log_ratio)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_normalize_advantages():
+    out = normalize_advantages(jnp.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(out, np.array([-1, 0, 1]) / np.std([1, 2, 3]), rtol=1e-5)
+
+
+def test_categorical():
+    logits = jnp.array([0.0, math.log(3.0)])  # probabilities .25, .75
+    assert float(D.categorical_log_prob(logits, jnp.array(1))) == pytest.approx(math.log(0.75), rel=1e-6)
+    assert float(D.categorical_entropy(logits)) == pytest.approx(-(0.25 * math.log(0.25) + 0.75 * math.log(0.75)))
+
+
+def test_gaussian():
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    lp = D.gaussian_log_prob(jnp.zeros(1), jnp.zeros(1), jnp.ones(1))
+    assert float(lp) == pytest.approx(-0.5 - half_log_2pi, rel=1e-6)
+    # two dims, std e^1: sum of two 1-D densities
+    lp2 = D.gaussian_log_prob(jnp.zeros(2), jnp.ones(2), jnp.array([0.0, math.e]))
+    assert float(lp2) == pytest.approx(2 * (-1 - half_log_2pi) - 0.5, rel=1e-6)
+    assert float(D.gaussian_entropy(jnp.zeros(3))) == pytest.approx(3 * (half_log_2pi + 0.5), rel=1e-6)
