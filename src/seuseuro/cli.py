@@ -34,7 +34,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     ),
     "plot": ("seuseuro.commands.plot", "PlotArgs", "run_plot", "learning curves of one or more runs to PNG"),
     "envs": ("seuseuro.commands.envs", "EnvsArgs", "run_envs", "list environments with their spaces"),
-    "audit": ("seuseuro.fairness.commands", "AuditArgs", "run_audit", "fairness audit of a lender or a run: JSON, plots, HTML"),
+    "audit": (
+        "seuseuro.fairness.commands",
+        "AuditArgs",
+        "run_audit",
+        "fairness audit of a lender or a run: JSON, plots, HTML",
+    ),
 }
 
 # `seuseuro eval RUN_DIR ...` picks its flags by the run's algorithm (config.json "algo").
@@ -93,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seuseuro {__version__}")
         return 0
     command, rest = argv[0], argv[1:]
+    from seuseuro.core.compile_cache import enable_persistent_cache
+
+    enable_persistent_cache()
     try:
         if command == "train":
             if not rest or rest[0] in ("-h", "--help"):

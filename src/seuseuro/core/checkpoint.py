@@ -74,7 +74,8 @@ def load_checkpoint(path: str | os.PathLike, template: Any) -> tuple[Any, dict[s
     data = _read_npz(path)
     meta = json.loads(bytes(data[META_KEY]).decode("utf-8"))
     names = sorted(k for k in data if k != META_KEY)
-    dynamic, static = eqx.partition(template, eqx.is_array)
+    # The template may be abstract (jax.eval_shape of an init function): shapes are enough.
+    dynamic, static = eqx.partition(template, _is_array_like)
     leaves, treedef = jax.tree.flatten(dynamic)
     if len(names) != len(leaves):
         raise UserError(
@@ -85,7 +86,7 @@ def load_checkpoint(path: str | os.PathLike, template: Any) -> tuple[Any, dict[s
     restored = []
     for name, like in zip(names, leaves, strict=True):
         stored = data[name]
-        if isinstance(like, jax.Array) and jnp.issubdtype(like.dtype, jax.dtypes.prng_key):
+        if hasattr(like, "dtype") and jnp.issubdtype(like.dtype, jax.dtypes.prng_key):
             restored.append(jax.random.wrap_key_data(jnp.asarray(stored)))
             continue
         like_shape = np.shape(like)
@@ -96,6 +97,10 @@ def load_checkpoint(path: str | os.PathLike, template: Any) -> tuple[Any, dict[s
             )
         restored.append(jnp.asarray(stored, dtype=getattr(like, "dtype", None)))
     return eqx.combine(jax.tree.unflatten(treedef, restored), static), meta
+
+
+def _is_array_like(x: Any) -> bool:
+    return eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct)
 
 
 def _read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
