@@ -1,0 +1,148 @@
+"""The CLI end to end (in-process) and its one-line errors for bad input."""
+
+import json
+import signal
+
+import jax
+import numpy as np
+import pytest
+
+from seuseuro.cli import main
+
+TINY = ["--total-steps", "512", "--num-envs", "4", "--num-steps", "32", "--num-epochs", "2", "--hidden-sizes", "16"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "r"
+    rc = main(["train", "ppo", "--env", "CartPole-v1", *TINY, "--num-seeds", "2", "--run-dir", str(run),
+               "--no-progress", "--eval-episodes", "3", "--chunk-updates", "2"])  # fmt: skip
+    assert rc == 0
+    return run
+
+
+def test_train_writes_a_complete_run_directory(trained_run):
+    record = json.loads((trained_run / "config.json").read_text())
+    assert record["algo"] == "ppo" and record["env_id"] == "CartPole-v1" and record["num_seeds"] == 2
+    assert record["config"]["total_steps"] == 512 and "jax" in record["versions"]
+    header = (trained_run / "metrics.csv").read_text().splitlines()[0]
+    assert "rollout/episode_return/seed1" in header and "train/policy_loss" in header
+    assert len((trained_run / "metrics.csv").read_text().splitlines()) == 1 + 4  # 4 updates
+    assert (trained_run / "checkpoints" / "latest.npz").exists()
+    assert (trained_run / "plots" / "learning_curve.png").stat().st_size > 10_000
+    assert list((trained_run / "tb").glob("events.out.tfevents.*"))
+    summary = json.loads((trained_run / "eval.json").read_text())
+    assert len(summary["per_seed"]) == 2 and summary["aggregate"]["over"] == "seeds"
+
+
+def test_eval_and_plot_commands(trained_run, tmp_path, capsys):
+    assert main(["eval", str(trained_run), "--episodes", "2", "--no-deterministic"]) == 0
+    summary = json.loads((trained_run / "eval.json").read_text())
+    assert summary["episodes_per_seed"] == 2 and not summary["deterministic"]
+    assert all(len(p["returns"]) == 2 for p in summary["per_seed"])
+    out = tmp_path / "cmp.png"
+    assert main(["plot", str(trained_run), str(trained_run), "--out", str(out)]) == 0
+    assert out.stat().st_size > 10_000
+
+
+def test_envs_lists_spaces(capsys):
+    assert main(["envs", "--filter", "cartpole", "--no-gymnasium"]) == 0
+    out = capsys.readouterr().out
+    assert "CartPole-v1" in out and "Discrete(2)" in out
+
+
+def test_help_documents_flags(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "ppo", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--num-seeds" in out and "--gae-lambda" in out and "GAE lambda" in out
+
+
+def _error(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "Traceback" not in err and len(err.splitlines()) == 1
+    return err
+
+
+def test_unknown_env_suggests_close_matches(capsys):
+    assert "CartPole-v1" in _error(capsys, ["train", "ppo", "--env", "CartPol-v1"])
+
+
+def test_unknown_command_and_algorithm(capsys):
+    assert "did you mean" in _error(capsys, ["trian"])
+    assert "unknown algorithm" in _error(capsys, ["train", "ppq"])
+
+
+def test_invalid_config_value(capsys):
+    assert "divisible" in _error(capsys, ["train", "ppo", "--num-minibatches", "3"])
+    assert "gamma" in _error(capsys, ["train", "ppo", "--gamma", "2"])
+
+
+def test_env_with_unsupported_spaces(capsys):
+    assert "Box" in _error(capsys, ["train", "ppo", "--env", "Blackjack-v1"])  # Tuple observations
+
+
+def test_resume_errors(capsys, tmp_path, trained_run):
+    assert "not a directory" in _error(capsys, ["train", "ppo", "--resume", str(tmp_path / "nope")])
+    other = tmp_path / "grpo-run"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"algo": "grpo", "env_id": "countdown", "config": {}}))
+    assert "grpo run" in _error(capsys, ["train", "ppo", "--resume", str(other)])
+    assert "trained on CartPole-v1" in _error(
+        capsys, ["train", "ppo", "--resume", str(trained_run), "--env", "Acrobot-v1"]
+    )
+
+
+def test_corrupt_checkpoint(capsys, tmp_path, trained_run):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_run, broken)
+    (broken / "checkpoints" / "latest.npz").write_bytes(b"\x00" * 100)
+    assert "corrupt" in _error(capsys, ["eval", str(broken)])
+    (broken / "checkpoints" / "latest.npz").unlink()
+    assert "no checkpoint" in _error(capsys, ["eval", str(broken)])
+
+
+# --- the host driver: stop and resume ------------------------------------------------------------
+
+
+def _driver_setup(tmp_path, name):
+    from seuseuro.algos import ppo
+    from seuseuro.envs.registry import make
+    from seuseuro.runs import RunDir
+
+    config = ppo.Config(total_steps=6 * 128, num_envs=4, num_steps=32, num_epochs=2, hidden_sizes=(16,))
+    trainer = ppo.make_train(config, make("CartPole-v1"), num_seeds=1, updates_per_chunk=2)
+    run = RunDir.create("ppo", "CartPole-v1", config, path=tmp_path / name)
+    return trainer, run
+
+
+def test_resumed_run_ends_with_the_same_parameters(tmp_path):
+    from seuseuro.core.logging import read_metrics_csv
+    from seuseuro.driver import run_training
+
+    trainer, run_a = _driver_setup(tmp_path, "a")
+    full = run_training(trainer, run_a, jax.random.PRNGKey(0), progress=False, tensorboard=False)
+    _, run_b = _driver_setup(tmp_path, "b")
+    half = run_training(trainer, run_b, jax.random.PRNGKey(0), progress=False, tensorboard=False, stop_after_updates=2)
+    assert half.updates_done == 2
+    rest = run_training(trainer, run_b, jax.random.PRNGKey(99), resume=True, progress=False, tensorboard=False)
+    assert rest.updates_done == 6
+    for x, y in zip(jax.tree.leaves(full.state), jax.tree.leaves(rest.state), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    steps = [r["step"] for r in read_metrics_csv(run_b.metrics_path)]
+    assert steps == [128 * (i + 1) for i in range(6)]  # no step logged twice
+
+
+def test_ctrl_c_finishes_the_chunk_and_checkpoints(tmp_path):
+    from seuseuro.core.checkpoint import read_checkpoint_meta
+    from seuseuro.driver import run_training
+
+    trainer, run = _driver_setup(tmp_path, "c")
+    result = run_training(trainer, run, jax.random.PRNGKey(0), progress=False, tensorboard=False,
+                          on_chunk=lambda done, row: signal.raise_signal(signal.SIGINT))  # fmt: skip
+    assert result.interrupted and result.updates_done == 2
+    assert read_checkpoint_meta(run.latest_checkpoint)["updates_done"] == 2
