@@ -1,6 +1,6 @@
 """Held-out accuracy of point-cloud encoders on procedural shape classification (BENCHMARKS.md, "3D scenes").
 
-    python benchmarks/scene3d_shapes.py --encoder pointnet --steps 1500 --seeds 0 1 2
+    python benchmarks/scene3d_shapes.py --encoder pointnet --steps 4000 --num-points 128 --seeds 0 1 2
 
 Every seed trains from scratch on an endless stream of generated clouds and is scored on 2000
 held-out clouds (new shapes, scales, rotations and noise). Prints one markdown row per seed and the mean.
@@ -21,9 +21,9 @@ from seuseuro.perception.train import ClassifierTrainConfig, train_shape_classif
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--encoder", choices=["pointnet", "edgeconv"], default="pointnet")
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--num-points", type=int, default=256)
+    parser.add_argument("--num-points", type=int, default=128)
     parser.add_argument("--rotation", choices=["z", "so3", "none"], default="z")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()

@@ -28,15 +28,15 @@ class ClassifierTrainConfig:
 
     encoder: Literal["pointnet", "edgeconv"] = "pointnet"
     """Point-cloud encoder: PointNet (global max-pool) or DGCNN-style EdgeConv (local k-NN)."""
-    steps: int = 1500
-    """Gradient steps. PointNet reaches ~97% on the six families in ~1500 steps of 32."""
+    steps: int = 4000
+    """Gradient steps. PointNet reaches 98% held-out on the six families in 4000 steps of 32 (90% at 1500)."""
     batch_size: int = 32
     """Clouds per step."""
     learning_rate: float = 1e-3
     """Adam step size (PointNet: 1e-3), cosine-decayed to 0 over training."""
     eval_size: int = 2000
     """Held-out clouds for the final accuracy (drawn from a key never used in training)."""
-    data: ShapeDatasetConfig = ShapeDatasetConfig()
+    data: ShapeDatasetConfig = ShapeDatasetConfig(num_points=128)
     """The procedural dataset."""
 
     def __post_init__(self) -> None:

@@ -1,0 +1,165 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from seuseuro.envs.registry import make
+from seuseuro.envs.scene3d.scene import SHAPE_CLASSES, SceneConfig, footprint_distance, make_scene
+from seuseuro.envs.scene3d.tasks import (
+    FORWARD,
+    STOP,
+    TURN_LEFT,
+    TURN_RIGHT,
+    ObjectNavEnv,
+    check_answer,
+    count_class,
+    is_left_of,
+    nearest_object,
+    object_distance,
+    scene_as_text,
+    scene_questions,
+)
+
+CONE = SHAPE_CLASSES.index("cone")
+
+
+def _state(env, scene, position, heading, goal):
+    params = env.default_params
+    _, template = env.reset_env(jax.random.key(0), params)
+    from seuseuro.envs.scene3d.tasks import goal_distance
+
+    distance = goal_distance(scene, jnp.array(position), jnp.array(goal))
+    return template.replace(
+        scene=scene,
+        position=jnp.array(position, jnp.float32),
+        heading=jnp.array(heading, jnp.float32),
+        goal=jnp.array(goal, jnp.int32),
+        shortest_path=jnp.maximum(distance - params.success_distance, 0.0),
+        path_length=jnp.zeros(()),
+        distance=distance,
+        time=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def env():
+    return ObjectNavEnv(scene=SceneConfig(max_objects=3), max_steps=20)
+
+
+@pytest.fixture(scope="module")
+def step(env):
+    return jax.jit(lambda s, a: env.step_env(jax.random.key(0), s, a, env.default_params))
+
+
+def _run(step, state, actions):
+    rewards, infos = [], []
+    for a in actions:
+        _, state, r, done, info = step(state, jnp.asarray(a))
+        rewards.append(float(r))
+        infos.append({k: float(v) for k, v in info.items()})
+    return state, rewards, infos, bool(done)
+
+
+ROOM = make_scene(
+    [("cone", (2.0, 0.0, 0.5), (0.3, 0.3, 0.5), 0.0), ("box", (0.0, 1.0, 0.5), (0.3, 0.3, 0.5), 0.0)], max_objects=3
+)
+
+
+def test_straight_to_the_goal_succeeds_with_hand_computed_spl_and_rewards(env, step):
+    state = _state(env, ROOM, (0.0, 0.0), 0.0, CONE)
+    assert float(state.distance) == pytest.approx(1.7)  # 2.0 to the centre minus the 0.3 radius
+    state, rewards, infos, done = _run(step, state, [FORWARD] * 5 + [STOP])
+    assert done and infos[-1]["success"] == 1.0
+    # shortest path 1.7 - 0.5 = 1.2, walked 5 x 0.25 = 1.25
+    assert infos[-1]["spl"] == pytest.approx(1.2 / 1.25, abs=1e-5)
+    np.testing.assert_allclose(rewards[:5], 0.25 - 0.01, atol=1e-5)
+    assert rewards[-1] == pytest.approx(2.5 - 0.01)
+    assert float(state.path_length) == pytest.approx(1.25)
+
+
+def test_a_detour_lowers_spl(env, step):
+    state = _state(env, ROOM, (0.0, 0.0), 0.0, CONE)
+    # left 30 deg, 2 forward, right twice (-30 deg), 2 forward, left, 2 forward: ends on the x axis
+    actions = [TURN_LEFT, FORWARD, FORWARD, TURN_RIGHT, TURN_RIGHT, FORWARD, FORWARD, TURN_LEFT, FORWARD, FORWARD]
+    state, _, infos, _ = _run(step, state, [*actions, STOP])
+    x = 4 * 0.25 * np.cos(np.pi / 6) + 0.5
+    np.testing.assert_allclose(np.asarray(state.position), [x, 0.0], atol=1e-5)
+    assert infos[-1]["success"] == 1.0
+    assert infos[-1]["spl"] == pytest.approx(1.2 / 1.5, abs=1e-5)  # 6 forward steps where 1.2 m would do
+    # a real detour: 4 steps away and 4 back before going
+    state = _state(env, ROOM, (0.0, 0.0), 0.0, CONE)
+    back = [TURN_LEFT] * 6 + [FORWARD] * 2 + [TURN_LEFT] * 6 + [FORWARD] * 7 + [STOP]
+    state, _, infos, _ = _run(step, state, back)
+    assert infos[-1]["success"] == 1.0
+    assert infos[-1]["spl"] == pytest.approx(1.2 / (9 * 0.25), abs=1e-5)
+
+
+def test_stopping_far_away_fails_and_ends_the_episode(env, step):
+    state = _state(env, ROOM, (0.0, 0.0), 0.0, CONE)
+    _, rewards, infos, done = _run(step, state, [FORWARD, STOP])
+    assert done and infos[-1]["success"] == 0.0 and infos[-1]["spl"] == 0.0
+    assert rewards[-1] == pytest.approx(-0.01)
+
+
+def test_obstacles_and_walls_block_forward_moves(env, step):
+    state = _state(env, ROOM, (0.0, 0.0), np.pi / 2, CONE)  # facing the box 1 m north (edge at 0.7)
+    state, rewards, _, _ = _run(step, state, [FORWARD, FORWARD])
+    np.testing.assert_allclose(np.asarray(state.position), [0.0, 0.5], atol=1e-5)  # 0.15 from the box edge
+    _, rewards, _, _ = _run(step, state, [FORWARD])
+    assert rewards[0] == pytest.approx(-0.01)  # blocked: no progress, no path
+    state = _state(env, ROOM, (-2.7, 0.0), np.pi, CONE)
+    state, _, _, _ = _run(step, state, [FORWARD])
+    np.testing.assert_allclose(np.asarray(state.position), [-2.7, 0.0])
+
+
+def test_time_limit_truncates_and_auto_resets(env):
+    params = env.default_params
+    obs, state = env.reset(jax.random.key(1), params)
+    stepper = jax.jit(lambda k, s: env.step(k, s, TURN_LEFT, params))
+    for t in range(20):
+        obs, state, _, terminated, truncated, _ = stepper(jax.random.key(t), state)
+    assert bool(truncated) and not bool(terminated) and int(state.time) == 0
+
+
+def test_reset_picks_a_present_goal_and_a_free_start_and_observations_shape():
+    env = make("ObjectNav-Small-v0")
+    obs, states = jax.jit(jax.vmap(env.env.reset_env, in_axes=(0, None)))(
+        jax.random.split(jax.random.key(0), 64), env.params
+    )
+    assert obs.shape == (64, *env.observation_space.shape) == (64, 64, 12)
+    present = jax.vmap(lambda s: jnp.any(s.scene.mask & (s.scene.shape == s.goal)))(states)
+    assert bool(jnp.all(present))
+    clearance = jax.vmap(lambda s: jnp.min(footprint_distance(s.position, s.scene)))(states)
+    assert float(clearance.min()) > env.params.agent_radius
+    assert float(jnp.mean(states.distance > env.params.success_distance)) > 0.9
+    # the goal one-hot sits in the last four columns of every point; the first points are ahead
+    np.testing.assert_array_equal(np.asarray(obs[:, 0, -4:].argmax(-1)), np.asarray(states.goal))
+    blind = make("ObjectNav-Small-Blind-v0")
+    bobs, _ = blind.env.reset_env(jax.random.key(0), blind.params)
+    assert float(jnp.abs(bobs[:, :8]).sum()) == 0.0 and float(bobs[:, 8:].sum()) == 64.0
+
+
+def test_scene_questions_by_hand():
+    scene = make_scene(
+        [
+            ("cone", (1.0, 0.0, 0.5), (0.3, 0.3, 0.5), 0.0),
+            ("box", (-1.0, 0.0, 0.5), (0.3, 0.3, 0.5), 0.0),
+            ("cone", (1.0, 2.0, 0.5), (0.3, 0.3, 0.5), 0.0),
+        ],
+        max_objects=4,
+    )
+    assert int(count_class(scene, CONE)) == 2 and int(count_class(scene, SHAPE_CLASSES.index("sphere"))) == 0
+    assert int(nearest_object(scene, 0)) == 1  # 2.0 away, the other cone 2.0 too: first wins
+    assert int(nearest_object(scene, 2)) == 0
+    assert float(object_distance(scene, 1, 2)) == pytest.approx(np.hypot(2.0, 2.0))
+    # looking north from the origin, the box (x = -1) is left of the cone (x = +1); looking south, not
+    assert bool(is_left_of(scene, 1, 0, jnp.zeros(2), jnp.array(np.pi / 2)))
+    assert not bool(is_left_of(scene, 1, 0, jnp.zeros(2), jnp.array(-np.pi / 2)))
+    text = scene_as_text(scene)
+    assert "object 1: a green box at (-1.00, 0.00)" in text and "object 3" not in text
+    qs = scene_questions(scene, jax.random.key(0), num=8)
+    assert [q["kind"] for q in qs[:4]] == ["count", "nearest", "left_of", "distance"]
+    for q in qs:
+        assert check_answer(q["kind"], q["answer"], q["answer"])
+    assert check_answer("distance", "2.85 m", "2.83") and not check_answer("distance", "3.0", "2.83")
+    assert check_answer("left_of", "Yes.", "yes")
