@@ -37,6 +37,7 @@ def _train(env_id, config=TINY, seeds=1, chunk=2, updates=None):
         ("Breakout-MinAtar", TINY),  # MinAtar: image observations, flattened
         ("Catch-bsuite", TINY),  # bsuite
         ("gymnasium:CartPole-v1", TINY),  # the Gymnasium bridge
+        ("HalfCheetah-v5", dataclasses.replace(TINY, normalize_observations=True, normalize_rewards=True)),  # MuJoCo
     ],
 )
 def test_smoke_each_family(env_id, config):
