@@ -34,6 +34,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     ),
     "plot": ("seuseuro.commands.plot", "PlotArgs", "run_plot", "learning curves of one or more runs to PNG"),
     "envs": ("seuseuro.commands.envs", "EnvsArgs", "run_envs", "list environments with their spaces"),
+    "render": (
+        "seuseuro.envs.scene3d.render",
+        "RenderArgs",
+        "run_render",
+        "PNGs of a 3D scene: top-down map, depth image, point cloud",
+    ),
     "audit": (
         "seuseuro.fairness.commands",
         "AuditArgs",
