@@ -3,10 +3,25 @@
 ``FAIRNESS_ENVS`` maps env ids to classes; ``seuseuro.envs.registry`` reads it.
 """
 
+from seuseuro.envs.fairness.admission import AdmissionParams, CollegeAdmissionEnv
+from seuseuro.envs.fairness.attention import AttentionAllocationEnv, AttentionParams, attention_params
 from seuseuro.envs.fairness.lending import LendingEnv, LendingParams, LendingState, lending_params
 
 FAIRNESS_ENVS = {
     "Lending-v0": LendingEnv,
+    "AttentionAllocation-v0": AttentionAllocationEnv,
+    "CollegeAdmission-v0": CollegeAdmissionEnv,
 }
 
-__all__ = ["FAIRNESS_ENVS", "LendingEnv", "LendingParams", "LendingState", "lending_params"]
+__all__ = [
+    "FAIRNESS_ENVS",
+    "AdmissionParams",
+    "AttentionAllocationEnv",
+    "AttentionParams",
+    "CollegeAdmissionEnv",
+    "LendingEnv",
+    "LendingParams",
+    "LendingState",
+    "attention_params",
+    "lending_params",
+]

@@ -43,9 +43,7 @@ class LendingParams(environment.EnvParams):
 
     repay_prob: jax.Array = struct.field(default_factory=lambda: jnp.asarray(REPAY_PROB, jnp.float32))
     """(7,) P(repay | score level), non-decreasing in the level."""
-    initial_score_dist: jax.Array = struct.field(
-        default_factory=lambda: jnp.asarray(INITIAL_SCORE_DIST, jnp.float32)
-    )
+    initial_score_dist: jax.Array = struct.field(default_factory=lambda: jnp.asarray(INITIAL_SCORE_DIST, jnp.float32))
     """(2, 7) initial distribution of score levels per group; rows sum to 1."""
     group_probs: jax.Array = struct.field(default_factory=lambda: jnp.asarray((0.5, 0.5), jnp.float32))
     """(2,) probability that an applicant belongs to each group."""
@@ -131,9 +129,7 @@ class LendingEnv(environment.Environment[LendingState, LendingParams]):
         g, s, repay = state.group, state.score, state.will_repay
         gain = jnp.where(repay, params.interest_rate * params.loan_amount, -params.loan_amount)
         reward = jnp.where(lent, gain, 0.0).astype(jnp.float32)
-        score_dist = jnp.where(
-            lent, shift_score_mass(state.score_dist, g, s, repay, params.shift), state.score_dist
-        )
+        score_dist = jnp.where(lent, shift_score_mass(state.score_dist, g, s, repay, params.shift), state.score_dist)
 
         # Exponentially weighted window: every count decays by (1 - 1/W) per applicant.
         decay = 1.0 - 1.0 / params.gap_window
