@@ -182,31 +182,32 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
 
     def collect(state: ppo.TrainState):
         venv = host["venv"]
-        obs_buf = np.zeros((T, S, N, *obs_shape), np.float32)
-        next_buf = np.zeros_like(obs_buf)
-        act_buf = np.zeros((T, S, N) + (() if discrete else (action_dim,)), np.int32 if discrete else np.float32)
-        logp_buf = np.zeros((T, S, N), np.float32)
-        rew_buf = np.zeros((T, S, N), np.float32)
+        act_shape = () if discrete else (action_dim,)
+        columns: dict[str, list] = {k: [] for k in ("obs", "action", "log_prob", "reward", "next_obs")}
         term_buf = np.zeros((T, S, N), bool)
         trunc_buf = np.zeros((T, S, N), bool)
         returns, lengths = [], []
         action, log_prob, keys = act(state.policy, state.obs, state.key)
         obs, bstates = state.obs, state.env_state
         for t in range(T):
-            a = np.asarray(action).reshape(S * N, *act_buf.shape[3:])
-            env_action = a if discrete else np.clip(a, low, high)
-            raw_next, reward, terminated, truncated, info = venv.step(env_action)
+            # The one host sync per step: the actions the environments need now. Everything else
+            # the update needs stays on the device until the rollout is stacked.
+            a = np.asarray(action).reshape(S * N, *act_shape)
+            raw_next, reward, terminated, truncated, info = venv.step(a if discrete else np.clip(a, low, high))
             done = np.logical_or(terminated, truncated)
             raw_final = _final_observations(raw_next, done, info)
             host["ep_return"] += reward
             host["ep_length"] += 1
-            for i in np.flatnonzero(done):
-                returns.append(host["ep_return"][i])
-                lengths.append(host["ep_length"][i])
-            host["ep_return"][done] = 0.0
-            host["ep_length"][done] = 0
+            if done.any():
+                returns.extend(host["ep_return"][done].tolist())
+                lengths.extend(host["ep_length"][done].tolist())
+                host["ep_return"][done] = 0.0
+                host["ep_length"][done] = 0
             shape = (S, N)
-            bstates, next_obs, final, scaled, action_next, logp_next, keys = observe_and_act(
+            columns["obs"].append(obs)
+            columns["action"].append(action)
+            columns["log_prob"].append(log_prob)
+            bstates, obs, final, scaled, action, log_prob, keys = observe_and_act(
                 state.policy,
                 bstates,
                 raw_next.astype(np.float32).reshape(*shape, *obs_shape),
@@ -215,18 +216,29 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
                 done.reshape(shape),
                 keys,
             )
-            obs_buf[t], act_buf[t], logp_buf[t] = np.asarray(obs), np.asarray(action), np.asarray(log_prob)
-            rew_buf[t], next_buf[t] = np.asarray(scaled), np.asarray(final)
-            term_buf[t], trunc_buf[t] = terminated.reshape(shape), np.logical_and(truncated, ~terminated).reshape(shape)
-            obs, action, log_prob = next_obs, action_next, logp_next
+            columns["reward"].append(scaled)
+            columns["next_obs"].append(final)
+            term_buf[t] = terminated.reshape(shape)
+            trunc_buf[t] = np.logical_and(truncated, ~terminated).reshape(shape)
         # Leading axis = seeds for the vmapped update: (S, T, N, ...)
-        traj = Transition(*(jnp.asarray(np.swapaxes(b, 0, 1)) for b in (obs_buf, act_buf, logp_buf, rew_buf, term_buf, trunc_buf, next_buf)))  # fmt: skip
+        stacked = stack_rollout(columns, term_buf, trunc_buf)
+        traj = Transition(
+            stacked["obs"], stacked["action"], stacked["log_prob"], stacked["reward"],
+            stacked["terminated"], stacked["truncated"], stacked["next_obs"],
+        )  # fmt: skip
         episode = {
             "rollout/episode_return": float(np.mean(returns)) if returns else np.nan,
             "rollout/episode_length": float(np.mean(lengths)) if lengths else np.nan,
             "rollout/episodes": float(len(returns)),
         }
         return traj, bstates, obs, keys, episode
+
+    @jax.jit
+    def stack_rollout(columns, terminated, truncated):
+        out = {k: jnp.swapaxes(jnp.stack(v), 0, 1) for k, v in columns.items()}
+        out["terminated"] = jnp.swapaxes(terminated, 0, 1)
+        out["truncated"] = jnp.swapaxes(truncated, 0, 1)
+        return out
 
     def init(keys):
         state = jax.vmap(init_one)(keys)
