@@ -23,6 +23,8 @@ TRAIN_COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_train_ppo",
         "PPO on a JAX-native or Gymnasium env",
     ),
+    "sft": ("seuseuro.lm.commands", "TrainSFTArgs", "run_train_sft", "tiny LM from scratch on worked solutions"),
+    "grpo": ("seuseuro.lm.commands", "TrainGRPOArgs", "run_train_grpo", "GRPO/DAPO/Dr. GRPO on a text task"),
 }
 
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
@@ -40,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_render",
         "PNGs of a 3D scene: top-down map, depth image, point cloud",
     ),
+    "sample": ("seuseuro.lm.commands", "SampleArgs", "run_sample", "answer a prompt with a trained LM run"),
     "audit": (
         "seuseuro.fairness.commands",
         "AuditArgs",
@@ -52,6 +55,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
 EVAL_COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "ppo": COMMANDS["eval"],
     "ppo-lagrangian": COMMANDS["eval"],
+    "sft": ("seuseuro.lm.commands", "EvalLMArgs", "run_eval_lm", "held-out accuracy of an LM run, 95% CI"),
+    "grpo": ("seuseuro.lm.commands", "EvalLMArgs", "run_eval_lm", "held-out accuracy of an LM run, 95% CI"),
 }
 
 

@@ -1,0 +1,488 @@
+"""Command-line entry points of the reasoning pillar: ``train sft``, ``train grpo``, ``sample`` and
+the language-model branch of ``eval`` (:class:`EvalLMArgs`, :func:`run_eval_lm`).
+
+A run directory holds, besides config.json and metrics.csv: ``tokenizer.json`` (trained with the
+run), ``checkpoints/latest.npz`` (the whole training state, for ``--resume``) and
+``checkpoints/model.npz`` (the model alone, for ``--init``, ``eval`` and ``sample``). The model's
+shape is in config.json under ``lm``. ``--init`` also accepts a Hugging Face Qwen2/Llama directory.
+
+Randomness: problems of step k come from a generator seeded with ``(seed, k)`` and the sampling
+key is ``fold_in(key(seed), k)``, so a resumed run continues exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import tyro
+
+from seuseuro.algos import grpo
+from seuseuro.errors import UserError
+from seuseuro.lm.model import LMConfig
+from seuseuro.lm.sft import SFTConfig
+from seuseuro.runs import RunDir
+
+MODEL_FILE = "model.npz"
+TOKENIZER_FILE = "tokenizer.json"
+LM_ALGOS = ("sft", "grpo")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Arguments
+# ---------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class TrainSFTArgs:
+    """Train a tiny language model from scratch on generated worked solutions
+    (<think>...</think><answer>...</answer>), the warm start that GRPO needs."""
+
+    task: str = "addition"
+    """Text task: addition, multiplication, countdown, knights."""
+    task_option: tuple[str, ...] = ()
+    """Task options as key=value, e.g. --task-option digits=2 partial_credit=0.1."""
+    sft: Annotated[SFTConfig, tyro.conf.OmitArgPrefixes] = SFTConfig()
+    model: LMConfig = LMConfig()
+    vocab_size: int = 96
+    """Largest tokenizer vocabulary (BPE stops earlier when the task's text has fewer merges)."""
+    seed: int = 0
+    """Seed of problems, initialization and batches."""
+    run_dir: Path | None = None
+    """Where to write the run (default: runs/sft-TASK-TIME)."""
+    runs_root: Path = Path("runs")
+    """Parent of new run directories."""
+    resume: Path | None = None
+    """Continue this run from its latest checkpoint."""
+    log_every: int = 10
+    """Write metrics every this many steps."""
+    checkpoint_every: int = 100
+    """Write checkpoints every this many steps (and always at the end)."""
+    eval_problems: int = 500
+    """Held-out problems for the final greedy evaluation (0 = skip)."""
+    progress: bool = True
+    """Show a progress bar."""
+    tensorboard: bool = True
+    """Also write TensorBoard event files."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainGRPOArgs:
+    """Improve a model by GRPO against a task's checker, starting from --init (an SFT or GRPO run
+    directory, or a Hugging Face Qwen2/Llama checkpoint directory)."""
+
+    init: Path | None = None
+    """Run directory (or Hugging Face checkpoint) to start from. Required unless --resume."""
+    task: str | None = None
+    """Text task (default: the task of the --init run)."""
+    task_option: tuple[str, ...] = ()
+    """Task options as key=value (default: those of the --init run)."""
+    grpo: Annotated[grpo.Config, tyro.conf.OmitArgPrefixes] = grpo.Config()
+    seed: int = 0
+    """Seed of problems and sampling."""
+    num_problems: int = 20000
+    """Training problems generated once; each step draws prompts_per_step of them."""
+    run_dir: Path | None = None
+    """Where to write the run (default: runs/grpo-TASK-TIME)."""
+    runs_root: Path = Path("runs")
+    """Parent of new run directories."""
+    resume: Path | None = None
+    """Continue this run from its latest checkpoint."""
+    log_every: int = 1
+    """Write metrics every this many steps."""
+    checkpoint_every: int = 25
+    """Write checkpoints every this many steps (and always at the end)."""
+    eval_problems: int = 500
+    """Held-out problems for the final evaluation (0 = skip)."""
+    eval_temperature: float = 0.0
+    """Temperature of the final evaluation (0 = greedy)."""
+    progress: bool = True
+    """Show a progress bar."""
+    tensorboard: bool = True
+    """Also write TensorBoard event files."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalLMArgs:
+    """Held-out accuracy of a language-model run (SFT or GRPO) with a 95% confidence interval."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """The run directory to evaluate."""
+    task: str | None = None
+    """Task to evaluate on (default: the run's task)."""
+    task_option: tuple[str, ...] | None = None
+    """Task options as key=value (default: the run's)."""
+    num_problems: int = 500
+    """Held-out (test split) problems."""
+    temperature: float = 0.0
+    """0 = greedy; DeepSeek-R1 reports pass@1 sampled at 0.6 with top-p 0.95."""
+    top_p: float = 1.0
+    """Nucleus sampling."""
+    seed: int = 0
+    """Seed of the test problems and of sampling."""
+    show: int = 3
+    """Sampled answers printed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleArgs:
+    """Answer a prompt with a trained language model."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """Run directory (SFT or GRPO) or a Hugging Face checkpoint directory."""
+    prompt: tyro.conf.Positional[str]
+    """The prompt, in the task's format (e.g. "347+589")."""
+    num_samples: int = 1
+    """Answers to sample."""
+    temperature: float = 0.0
+    """0 = greedy."""
+    top_p: float = 1.0
+    """Nucleus sampling."""
+    max_new_tokens: int = 0
+    """Answer budget (0 = the run's)."""
+    seed: int = 0
+    """Sampling seed."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading and saving models with their tokenizer
+# ---------------------------------------------------------------------------------------------------
+def parse_task_options(items: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"task option {item!r} is not key=value (e.g. digits=2)")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def lm_config_from_dict(d: dict) -> LMConfig:
+    try:
+        return LMConfig(**d)
+    except TypeError as err:
+        raise UserError(f"config.json has an invalid model description ({err})") from None
+
+
+def load_lm(path: Path):
+    """``(model, tokenizer, record)`` of a seuseuro LM run or a Hugging Face checkpoint directory."""
+    import jax
+
+    from seuseuro.core.checkpoint import load_checkpoint
+    from seuseuro.lm.hf import load_hf_model, load_hf_tokenizer
+    from seuseuro.lm.model import Transformer
+    from seuseuro.lm.tokenizer import TextTokenizer
+
+    path = Path(path)
+    if (path / "config.json").exists() and list(path.glob("*.safetensors")):
+        model, tok = load_hf_model(path), load_hf_tokenizer(path)
+        record: dict[str, Any] = {"algo": "hf", "lm": dataclasses.asdict(model.config)}
+    else:
+        run = RunDir.open(path)
+        record = run.record
+        if run.algo not in LM_ALGOS or "lm" not in record:
+            raise UserError(f"{path} is a {run.algo} run, not a language-model run (sft or grpo)")
+        config = lm_config_from_dict(record["lm"])
+        template = Transformer.init(config, jax.random.key(0))
+        model, _ = load_checkpoint(run.checkpoint_dir / MODEL_FILE, template)
+        tok = TextTokenizer.load(path / TOKENIZER_FILE)
+    if tok.vocab_size > model.config.vocab_size:
+        raise UserError(
+            f"the tokenizer has {tok.vocab_size} tokens but the model only {model.config.vocab_size}: "
+            "they do not belong together; use the tokenizer.json saved with the model"
+        )
+    return model, tok, record
+
+
+def _save_model(run: RunDir, model, step: int) -> None:
+    from seuseuro.core.checkpoint import save_checkpoint
+
+    save_checkpoint(run.checkpoint_dir / MODEL_FILE, model, {"step": step, "lm": dataclasses.asdict(model.config)})
+
+
+def _task_from(record: dict, task: str | None, options: tuple[str, ...] | None):
+    from seuseuro.envs.text import make_task
+
+    name = task or record.get("task")
+    if name is None:
+        raise UserError("no task given and the --init checkpoint names none; pass --task")
+    if options is not None and (options or task):
+        opts = parse_task_options(options)
+    else:
+        opts = record.get("task_options", {}) if name == record.get("task") else {}
+    return make_task(name, **opts), name, opts
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}")]  # fmt: skip
+    return Progress(*cols, disable=not enabled, transient=False)
+
+
+def _print_eval(result, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    table = Table(title=title)
+    for col in ("problems", "accuracy", "95% CI", "mean score", "well formed", "answer length"):
+        table.add_column(col)
+    lo, hi = result.ci95
+    table.add_row(str(result.n), f"{result.accuracy:.3f}", f"[{lo:.3f}, {hi:.3f}]", f"{result.mean_score:.3f}",
+                  f"{result.format_rate:.3f}", f"{result.mean_length:.1f}")  # fmt: skip
+    console.print(table)
+    for ex in result.examples:
+        console.print(
+            f"[bold]{ex['prompt']}[/bold] -> {ex['answer']}  (expected {ex['expected']}, score {ex['score']})"
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# train sft
+# ---------------------------------------------------------------------------------------------------
+def run_train_sft(args: TrainSFTArgs) -> int:
+    import jax
+
+    from seuseuro.core.checkpoint import load_checkpoint, save_checkpoint
+    from seuseuro.core.compile_cache import enable_persistent_cache
+    from seuseuro.core.logging import MetricsLogger
+    from seuseuro.envs.text import make_task
+    from seuseuro.lm import sft
+    from seuseuro.lm.model import Transformer, count_params
+    from seuseuro.lm.tokenizer import TextTokenizer, train_tokenizer
+
+    enable_persistent_cache()
+    if args.resume is not None:
+        run = RunDir.open(args.resume)
+        if run.algo != "sft":
+            raise UserError(f"{args.resume} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
+        rec = run.record
+        task = make_task(rec["task"], **rec["task_options"])
+        config = SFTConfig(**rec["config"])
+        seed = rec["seed"]
+        tok = TextTokenizer.load(run.path / TOKENIZER_FILE)
+        lm_config = lm_config_from_dict(rec["lm"])
+    else:
+        task = make_task(args.task, **parse_task_options(args.task_option))
+        config, seed = args.sft, args.seed
+    problems = task.sample(config.num_problems, seed, "train")
+    if args.resume is None:
+        tok = train_tokenizer([t for p in problems[:5000] for t in (p.prompt, p.solution)], args.vocab_size)
+        lm_config = dataclasses.replace(args.model, vocab_size=tok.vocab_size)
+    data = sft.make_sft_data(problems, tok, lm_config.max_seq_len)
+    answer_budget = int(max(len(tok.encode(p.solution)) for p in problems)) + 2
+    optimizer = sft.make_optimizer(config)
+    state = sft.init_state(Transformer.init(lm_config, jax.random.key(seed)), optimizer)
+    if args.resume is not None:
+        if not run.latest_checkpoint.exists():
+            raise UserError(f"{args.resume} has no checkpoint yet; start it again without --resume")
+        state, _ = load_checkpoint(run.latest_checkpoint, state)
+    else:
+        extra = {"task": task.name, "task_options": parse_task_options(args.task_option), "seed": seed,
+                 "lm": dataclasses.asdict(lm_config), "max_new_tokens": answer_budget}  # fmt: skip
+        run = RunDir.create("sft", task.name, config, root=args.runs_root, path=args.run_dir, extra=extra)
+        tok.save(run.path / TOKENIZER_FILE)
+    start = int(state.step)
+    logger = MetricsLogger.for_run(run.path, resume_step=start if args.resume else None, tensorboard=args.tensorboard)
+    train_step = sft.make_train_step(optimizer)
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    console.print(f"[bold]run directory[/bold] {run.path}  ({count_params(state.model):,} parameters)")
+
+    def checkpoint(step: int) -> None:
+        save_checkpoint(run.latest_checkpoint, state, {"step": step, "algo": "sft"})
+        _save_model(run, state.model, step)
+
+    t0, step = time.perf_counter(), start
+    try:
+        with _progress(args.progress) as bar:
+            task_id = bar.add_task("sft", total=config.steps, completed=start, info="")
+            for step in range(start, config.steps):
+                idx = sft.batch_indices(seed, step, len(problems), config.batch_size)
+                state, metrics = train_step(state, data.tokens[idx], data.valid[idx], data.loss_mask[idx])
+                done = step + 1
+                if done % args.log_every == 0 or done == config.steps:
+                    row = {k: float(v) for k, v in metrics.items()}
+                    row["time/elapsed_s"] = time.perf_counter() - t0
+                    logger.log(done, row)
+                    bar.update(task_id, info=f"loss {row['train/loss']:.3f}")
+                if done % args.checkpoint_every == 0:
+                    checkpoint(done)
+                bar.update(task_id, completed=done)
+    except KeyboardInterrupt:
+        checkpoint(int(state.step))
+        logger.close()
+        console.print(f"stopped at step {int(state.step)}; resume with: seuseuro train sft --resume {run.path}")
+        return 130
+    checkpoint(int(state.step))
+    logger.close()
+    console.print(f"trained {config.steps - start} steps in {time.perf_counter() - t0:.1f} s")
+    if args.eval_problems > 0:
+        _evaluate_and_record(run, state.model, tok, task, args.eval_problems, seed, 0.0, 1.0, answer_budget)
+    return 0
+
+
+def _evaluate_and_record(run, model, tok, task, n, seed, temperature, top_p, budget, show=3):
+    import jax
+
+    from seuseuro.lm.rollout import evaluate
+    from seuseuro.lm.sample import SamplingConfig
+
+    problems = task.sample(n, seed, "test")
+    sampling = SamplingConfig(max_new_tokens=budget, temperature=temperature, top_p=top_p)
+    result = evaluate(model, tok, task, problems, jax.random.key(seed), sampling, n_examples=show)
+    record = {"task": task.name, "split": "test", "temperature": temperature, "top_p": top_p, "seed": seed,
+              **result.to_dict()}  # fmt: skip
+    path = run.path / "eval.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    previous[f"{task.name}/t{temperature:g}"] = record
+    run.write_json("eval.json", previous)
+    _print_eval(result, f"{run.path.name}: held-out {task.name} (temperature {temperature:g})")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# train grpo
+# ---------------------------------------------------------------------------------------------------
+def run_train_grpo(args: TrainGRPOArgs) -> int:
+    import jax
+    import numpy as np
+    from rich.console import Console
+
+    from seuseuro.core.checkpoint import load_checkpoint, save_checkpoint
+    from seuseuro.core.compile_cache import enable_persistent_cache
+    from seuseuro.core.logging import MetricsLogger
+    from seuseuro.envs.text import make_task
+    from seuseuro.lm.rollout import prompt_length
+
+    enable_persistent_cache()
+    console = Console(stderr=True)
+    if args.resume is not None:
+        run = RunDir.open(args.resume)
+        if run.algo != "grpo":
+            raise UserError(f"{args.resume} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
+        rec = run.record
+        init_path, seed, num_problems = Path(rec["init"]), rec["seed"], rec["num_problems"]
+        config = grpo.Config(**rec["config"])
+        reference, tok, init_record = load_lm(init_path)
+        task_name, task_opts = rec["task"], rec["task_options"]
+        task = make_task(task_name, **task_opts)
+    else:
+        if args.init is None:
+            raise UserError("pass --init RUN_DIR (an SFT run or a Hugging Face checkpoint) or --resume RUN_DIR")
+        init_path, seed, num_problems = args.init, args.seed, args.num_problems
+        reference, tok, init_record = load_lm(init_path)
+        task, task_name, task_opts = _task_from(init_record, args.task, args.task_option or None)
+        config = args.grpo
+        if config.max_new_tokens == grpo.Config.max_new_tokens and "max_new_tokens" in init_record:
+            config = dataclasses.replace(config, max_new_tokens=init_record["max_new_tokens"])
+    problems = task.sample(num_problems, seed, "train")
+    test_problems = task.sample(args.eval_problems, seed, "test") if args.eval_problems else []
+    plen = prompt_length(tok, [p.prompt for p in problems + test_problems])
+    if plen + config.max_new_tokens > reference.config.max_seq_len:
+        raise UserError(
+            f"prompts ({plen} tokens) + answers ({config.max_new_tokens}) exceed the model's context "
+            f"of {reference.config.max_seq_len}; lower --max-new-tokens"
+        )
+    state = grpo.init_state(reference, config)
+    if args.resume is not None:
+        if not run.latest_checkpoint.exists():
+            raise UserError(f"{args.resume} has no checkpoint yet; start it again without --resume")
+        state, _ = load_checkpoint(run.latest_checkpoint, state)
+    else:
+        extra = {"task": task_name, "task_options": task_opts, "seed": seed, "init": str(init_path),
+                 "num_problems": num_problems, "lm": dataclasses.asdict(reference.config),
+                 "max_new_tokens": config.max_new_tokens}  # fmt: skip
+        run = RunDir.create("grpo", task_name, config, root=args.runs_root, path=args.run_dir, extra=extra)
+        tok.save(run.path / TOKENIZER_FILE)
+    start = int(state.step)
+    console.print(f"[bold]run directory[/bold] {run.path}  (from {init_path})")
+    logger = MetricsLogger.for_run(run.path, resume_step=start if args.resume else None, tensorboard=args.tensorboard)
+    update = grpo.make_update(config, plen)
+    ref_model = reference if config.kl_coef > 0 else None
+    base_key = jax.random.key(seed)
+
+    def checkpoint(step: int) -> None:
+        save_checkpoint(run.latest_checkpoint, state, {"step": step, "algo": "grpo"})
+        _save_model(run, state.model, step)
+
+    t0 = time.perf_counter()
+    try:
+        with _progress(args.progress) as bar:
+            task_id = bar.add_task("grpo", total=config.steps, completed=start, info="")
+            for step in range(start, config.steps):
+                rng = np.random.default_rng([seed, step])
+                batch_problems = [problems[i] for i in rng.integers(0, len(problems), config.prompts_per_step)]
+                key = jax.random.fold_in(base_key, step)
+                t_step = time.perf_counter()
+                batch, metrics = grpo.rollout(state, ref_model, tok, batch_problems, task.score, key, config, plen)
+                state, train_metrics = update(state, batch)
+                done = step + 1
+                if done % args.log_every == 0 or done == config.steps:
+                    row = {**metrics, **{k: float(v) for k, v in train_metrics.items()}}
+                    row["time/step_s"] = time.perf_counter() - t_step
+                    row["time/elapsed_s"] = time.perf_counter() - t0
+                    logger.log(done, row)
+                    bar.update(task_id, info=f"reward {row['rollout/reward']:.2f} acc {row['rollout/accuracy']:.2f}")
+                if done % args.checkpoint_every == 0:
+                    checkpoint(done)
+                bar.update(task_id, completed=done)
+    except KeyboardInterrupt:
+        checkpoint(int(state.step))
+        logger.close()
+        console.print(f"stopped at step {int(state.step)}; resume with: seuseuro train grpo --resume {run.path}")
+        return 130
+    checkpoint(int(state.step))
+    logger.close()
+    console.print(f"trained {config.steps - start} GRPO steps in {time.perf_counter() - t0:.1f} s")
+    if args.eval_problems > 0:
+        _evaluate_and_record(
+            run, state.model, tok, task, args.eval_problems, seed, args.eval_temperature, 1.0, config.max_new_tokens
+        )
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# eval and sample
+# ---------------------------------------------------------------------------------------------------
+def run_eval_lm(args: EvalLMArgs) -> int:
+    from seuseuro.core.compile_cache import enable_persistent_cache
+
+    enable_persistent_cache()
+    model, tok, record = load_lm(args.run_dir)
+    task, _, _ = _task_from(record, args.task, args.task_option)
+    budget = record.get("max_new_tokens", 48)
+    run = RunDir.open(args.run_dir)
+    _evaluate_and_record(run, model, tok, task, args.num_problems, args.seed, args.temperature, args.top_p, budget,
+                         show=args.show)  # fmt: skip
+    return 0
+
+
+def run_sample(args: SampleArgs) -> int:
+    import jax
+
+    from seuseuro.core.compile_cache import enable_persistent_cache
+    from seuseuro.lm.rollout import complete
+    from seuseuro.lm.sample import SamplingConfig
+
+    enable_persistent_cache()
+    model, tok, record = load_lm(args.run_dir)
+    budget = args.max_new_tokens or record.get("max_new_tokens", 48)
+    plen = len(tok.encode_prompt(args.prompt))
+    if plen + budget > model.config.max_seq_len:
+        raise UserError(
+            f"the prompt has {plen} tokens; with {budget} answer tokens that exceeds the model's context of "
+            f"{model.config.max_seq_len}; shorten the prompt or pass a smaller --max-new-tokens"
+        )
+    sampling = SamplingConfig(max_new_tokens=budget, temperature=args.temperature, top_p=args.top_p)
+    out = complete(model, tok, [args.prompt] * args.num_samples, jax.random.key(args.seed), sampling)
+    for text in out.texts:
+        print(text)
+    return 0
