@@ -1,0 +1,89 @@
+"""PPO-Lagrangian: the multiplier's dynamics, any reported cost, and the fairness learning test."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from seuseuro.algos import ppo
+from seuseuro.algos import ppo_lagrangian as pl
+from seuseuro.envs.fairness import LendingEnv, lending_params
+from seuseuro.envs.registry import JaxEnv
+from seuseuro.errors import UserError
+
+
+def _lending(**overrides):
+    params = lending_params(**{"max_steps_in_episode": 1000, "observe_group_stats": True, **overrides})
+    return JaxEnv("Lending-v0", LendingEnv(), params, "fairness")
+
+
+def test_multiplier_rises_above_the_limit_falls_below_and_stays_in_bounds():
+    cfg = pl.Config(cost_limit=0.1, multiplier_lr=0.5, multiplier_max=2.0)
+    lam = jnp.float32(0.0)
+    lam = pl.update_multiplier(lam, jnp.float32(0.3), cfg)  # violated by 0.2 -> +0.1
+    np.testing.assert_allclose(lam, 0.1, rtol=1e-6)
+    lam = pl.update_multiplier(lam, jnp.float32(0.04), cfg)  # satisfied by 0.06 -> -0.03
+    np.testing.assert_allclose(lam, 0.07, rtol=1e-5)
+    assert float(pl.update_multiplier(jnp.float32(0.02), jnp.float32(0.0), cfg)) == 0.0  # projected: lambda >= 0
+    assert float(pl.update_multiplier(jnp.float32(1.9), jnp.float32(1.0), cfg)) == 2.0  # clipped at max
+
+
+@pytest.mark.slow
+def test_multiplier_tracks_the_constraint_during_training():
+    # Constrain the lending rate itself (info["lent"]): any reported cost can be constrained.
+    # A fresh policy lends half the time (> 0.2), so lambda rises; the policy then learns to lend
+    # less, the cost drops under the limit and lambda falls back.
+    config = pl.Config(
+        ppo=ppo.Config(
+            **{**pl.LENDING_PPO, "num_envs": 8, "num_steps": 32, "total_steps": 40 * 256, "learning_rate": 3e-3}
+        ),
+        cost_limit=0.2,
+        multiplier_lr=2.0,
+        cost_key="lent",
+    )
+    trainer = pl.make_train(config, _lending(), num_seeds=1, updates_per_chunk=40)
+    _, metrics = trainer.run_chunk(trainer.init(jax.random.split(jax.random.PRNGKey(0), 1)), 40)
+    lam, cost = np.asarray(metrics["train/multiplier"][0]), np.asarray(metrics["rollout/cost"][0])
+    assert cost[0] > 0.4 and lam[:3].tolist() == sorted(lam[:3].tolist()) and lam[2] > 0
+    assert lam.max() > 0.3
+    assert cost[-5:].mean() < 0.25  # the constraint (nearly) holds at the end ...
+    assert lam[-1] < lam.max()  # ... and the multiplier has come back down from its peak
+
+
+def test_unreported_cost_and_bad_config_are_user_errors():
+    with pytest.raises(UserError, match="reports no 'risk'"):
+        pl.make_train(pl.Config(cost_key="risk"), _lending())
+    with pytest.raises(UserError, match="cost-limit"):
+        pl.Config(cost_limit=-1.0)
+
+
+def _measured_gap(policy_tree, params, seeds=2, steps=1000):
+    from seuseuro.fairness import metrics as fm
+    from seuseuro.fairness.learned import policy_from_actor_critic
+    from seuseuro.fairness.rollout import simulate_lending
+
+    gaps = []
+    for s in range(jax.tree.leaves(policy_tree)[0].shape[0]):
+        policy = policy_from_actor_critic(jax.tree.map(lambda x, s=s: x[s], policy_tree))
+        trace = simulate_lending(policy, params, num_steps=steps, num_seeds=seeds, seed=100 + s)
+        gaps += [fm.equal_opportunity_difference(trace.log(i)) for i in range(seeds)]
+    return float(np.mean(gaps))
+
+
+@pytest.mark.slow
+def test_lagrangian_keeps_the_tpr_gap_under_the_limit_where_plain_ppo_does_not():
+    env = _lending()
+    ppo_config = ppo.Config(**{**pl.LENDING_PPO, "total_steps": 80 * 1024})
+    key = jax.random.split(jax.random.PRNGKey(0), 1)
+
+    plain = ppo.make_train(ppo_config, env, num_seeds=1, updates_per_chunk=80)
+    plain_state, _ = plain.run_chunk(plain.init(key), 80)
+    config = pl.Config(ppo=ppo_config, cost_limit=0.1, multiplier_lr=1.0)
+    lagrangian = pl.make_train(config, env, num_seeds=1, updates_per_chunk=80)
+    lag_state, metrics = lagrangian.run_chunk(lagrangian.init(key), 80)
+
+    plain_gap = _measured_gap(plain_state.policy, env.params)
+    lag_gap = _measured_gap(lag_state.policy.actor_critic, env.params)
+    assert plain_gap > 0.15, plain_gap  # profit alone opens the gap (max-utility-like thresholds)
+    assert lag_gap < 0.1, lag_gap  # the constraint closes it
+    assert np.asarray(metrics["train/multiplier"][0]).max() > 0.0
