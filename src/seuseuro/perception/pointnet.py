@@ -68,3 +68,17 @@ class PointCloudClassifier(eqx.Module):
 
     def __call__(self, points: jax.Array, mask: jax.Array | None = None) -> jax.Array:
         return self.head(self.encoder(points, mask))
+
+
+def pointnet_torso(in_features: int, widths: Sequence[int] = (64, 128)):
+    """A ``torso_factory`` for ``algos.ppo.make_train``: key -> (PointNetEncoder, feature size).
+
+    The policy's observation is one point cloud (N, in_features); no mask is applied, so rows that
+    carry only the goal (missed rays, a blind agent) still reach the pooled feature.
+    """
+
+    def factory(key: jax.Array) -> tuple[PointNetEncoder, int]:
+        encoder = PointNetEncoder(key, in_features, widths)
+        return encoder, encoder.out_size
+
+    return factory

@@ -126,7 +126,7 @@ def test_reset_picks_a_present_goal_and_a_free_start_and_observations_shape():
     obs, states = jax.jit(jax.vmap(env.env.reset_env, in_axes=(0, None)))(
         jax.random.split(jax.random.key(0), 64), env.params
     )
-    assert obs.shape == (64, *env.observation_space.shape) == (64, 64, 12)
+    assert obs.shape == (64, *env.observation_space.shape) == (64, 64, 13)
     present = jax.vmap(lambda s: jnp.any(s.scene.mask & (s.scene.shape == s.goal)))(states)
     assert bool(jnp.all(present))
     clearance = jax.vmap(lambda s: jnp.min(footprint_distance(s.position, s.scene)))(states)
@@ -136,7 +136,12 @@ def test_reset_picks_a_present_goal_and_a_free_start_and_observations_shape():
     np.testing.assert_array_equal(np.asarray(obs[:, 0, -4:].argmax(-1)), np.asarray(states.goal))
     blind = make("ObjectNav-Small-Blind-v0")
     bobs, _ = blind.env.reset_env(jax.random.key(0), blind.params)
-    assert float(jnp.abs(bobs[:, :8]).sum()) == 0.0 and float(bobs[:, 8:].sum()) == 64.0
+    assert float(jnp.abs(bobs[:, :9]).sum()) == 0.0 and float(bobs[:, 9:].sum()) == 64.0
+    # goal match is 1 exactly on points of an object of the goal class
+    semantic, goal = np.asarray(obs[..., 4:8]), np.asarray(states.goal)
+    expected = (semantic.argmax(-1) == goal[:, None]) * semantic.sum(-1)
+    np.testing.assert_array_equal(np.asarray(obs[..., 8]), expected)
+    assert expected.sum() > 0
 
 
 def test_scene_questions_by_hand():

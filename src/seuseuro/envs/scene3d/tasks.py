@@ -10,8 +10,9 @@ step and a success bonus. Metrics in ``info``: ``success`` and SPL (success weig
 length), reported on the step that ends the episode.
 
 The agent sees a lidar point cloud in its own frame (x ahead, y left, z up), one row per ray:
-``(x, y, z) / max_range, hit, one-hot semantic class of the surface (objects only), one-hot goal
-class`` — a point cloud for a PointNet/EdgeConv torso. ``blind=True`` zeroes everything but the
+``(x, y, z) / max_range, hit, one-hot semantic class of the surface (objects only), goal match
+(the surface is an object of the goal class), one-hot goal class`` — a point cloud for a
+PointNet/EdgeConv torso. ``blind=True`` zeroes everything but the
 goal: the "blind" baseline of embodied AI (an agent with no sensor, only its goal).
 
 Simplified on purpose: the shortest path used by SPL is the straight-line distance to the success
@@ -117,8 +118,8 @@ class ObjectNavEnv(environment.Environment[ObjectNavState, ObjectNavParams]):
 
     @property
     def point_features(self) -> int:
-        """Features per point: xyz, hit, semantic one-hot, goal one-hot."""
-        return 3 + 1 + 2 * NUM_CLASSES
+        """Features per point: xyz, hit, semantic one-hot, goal match, goal one-hot."""
+        return 3 + 1 + NUM_CLASSES + 1 + NUM_CLASSES
 
     def action_space(self, params: ObjectNavParams | None = None) -> spaces.Discrete:
         return spaces.Discrete(4)
@@ -177,7 +178,10 @@ class ObjectNavEnv(environment.Environment[ObjectNavState, ObjectNavParams]):
         semantic = jax.nn.one_hot(jnp.where(cloud.object_id >= 0, cloud.label, -1), NUM_CLASSES)
         if not self.semantic:
             semantic = jnp.zeros_like(semantic)
-        sensed = jnp.concatenate([cloud.xyz / self.lidar.max_range, hit, semantic], axis=1)
+        # goal match: the per-point goal mask a semantic sensor gives (Habitat's ObjectNav baselines
+        # feed the goal's segmentation the same way); zero when the sensor is not semantic
+        match = semantic[:, state.goal][:, None]
+        sensed = jnp.concatenate([cloud.xyz / self.lidar.max_range, hit, semantic, match], axis=1)
         if self.blind:
             sensed = jnp.zeros_like(sensed)
         goal = jnp.broadcast_to(jax.nn.one_hot(state.goal, NUM_CLASSES), (self.lidar.num_rays, NUM_CLASSES))
@@ -200,6 +204,45 @@ class ObjectNavEnv(environment.Environment[ObjectNavState, ObjectNavParams]):
         far = jax.vmap(lambda p: goal_distance(scene, p, goal))(candidates) > params.success_distance + 0.5
         score = free.astype(jnp.int32) * 2 + (free & far)
         return candidates[jnp.argmax(score)]
+
+
+def evaluate_objectnav(
+    act: Any, env: ObjectNavEnv, params: ObjectNavParams, key: jax.Array, num_episodes: int
+) -> dict[str, jax.Array]:
+    """Run ``num_episodes`` episodes (one per parallel copy, no auto-reset) with ``act(obs, key) -> actions``.
+
+    ``act`` maps a batch of observations (E, N, F) to actions (E,). Returns per-episode arrays
+    ``success``, ``spl``, ``length`` and ``path_length`` (each (E,)). Jit it with ``act`` closed over.
+    """
+    reset_keys = jax.random.split(key, num_episodes + 1)
+    obs, state = jax.vmap(env.reset_env, in_axes=(0, None))(reset_keys[1:], params)
+    zeros = jnp.zeros(num_episodes)
+
+    def step(carry, step_key):
+        obs, state, done, success, spl, length = carry
+        act_key, env_key = jax.random.split(step_key)
+        action = act(obs, act_key)
+        obs2, state2, _, stopped, info = jax.vmap(env.step_env, in_axes=(0, 0, 0, None))(
+            jax.random.split(env_key, num_episodes), state, action, params
+        )
+        live = ~done
+        success = jnp.where(live, info["success"], success)
+        spl = jnp.where(live, info["spl"], spl)
+        length = length + live
+        keep = lambda new, old: jax.vmap(lambda d, n, o: jax.lax.select(d, o, n))(done, new, old)  # noqa: E731
+        state = jax.tree.map(keep, state2, state)
+        return (obs2, state, done | stopped, success, spl, length), None
+
+    init = (obs, state, jnp.zeros(num_episodes, bool), zeros, zeros, zeros)
+    (_, state, _, success, spl, length), _ = jax.lax.scan(
+        step, init, jax.random.split(reset_keys[0], params.max_steps_in_episode)
+    )
+    return {"success": success, "spl": spl, "length": length, "path_length": state.path_length}
+
+
+def random_policy(obs: jax.Array, key: jax.Array) -> jax.Array:
+    """Uniformly random actions for a batch of observations (the "random" baseline)."""
+    return jax.random.randint(key, (obs.shape[0],), 0, 4)
 
 
 # =================================================================================================
