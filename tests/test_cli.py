@@ -146,3 +146,11 @@ def test_ctrl_c_finishes_the_chunk_and_checkpoints(tmp_path):
                           on_chunk=lambda done, row: signal.raise_signal(signal.SIGINT))  # fmt: skip
     assert result.interrupted and result.updates_done == 2
     assert read_checkpoint_meta(run.latest_checkpoint)["updates_done"] == 2
+
+
+def test_stop_at_return_ends_training_early(tmp_path):
+    from seuseuro.driver import run_training
+
+    trainer, run = _driver_setup(tmp_path, "d")
+    result = run_training(trainer, run, jax.random.PRNGKey(0), progress=False, tensorboard=False, stop_at_return=1.0)
+    assert result.reached_target and result.updates_done == 2 < trainer.num_updates

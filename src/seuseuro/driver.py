@@ -44,6 +44,7 @@ class DriverResult:
     seconds: float  # wall time of this invocation's training (compile included)
     steps_per_second: float  # env steps / s after the first (compiling) chunk
     recent_return: float  # mean over seeds of the last finite episode return
+    reached_target: bool = False  # stopped early by stop_at_return
 
 
 class _StopFlag:
@@ -112,9 +113,14 @@ def run_training(
     progress: bool = True,
     tensorboard: bool = True,
     stop_after_updates: int | None = None,
+    stop_at_return: float | None = None,
     on_chunk: Callable[[int, dict[str, float]], None] | None = None,
 ) -> DriverResult:
-    """Train to ``trainer.num_updates`` (or ``stop_after_updates``), logging into ``run``."""
+    """Train to ``trainer.num_updates`` (or ``stop_after_updates``), logging into ``run``.
+
+    ``stop_at_return``: stop early once the training return, averaged over seeds and over the
+    episodes of the last chunk, reaches this value ("time to solve" measurements).
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     if resume and run.latest_checkpoint.exists():
@@ -127,7 +133,8 @@ def run_training(
     recent = math.nan
     start = time.perf_counter()
     timed_steps, timed_seconds, chunks = 0, 0.0, 0
-    interrupted = False
+    interrupted = solved = False
+    chunk_return = math.nan
 
     columns = [
         TextColumn("[bold]{task.description}"),
@@ -154,6 +161,9 @@ def run_training(
                 if timed_seconds
                 else n_active * trainer.steps_per_update * trainer.num_seeds / dt
             )
+            if RETURN_KEY in metrics:
+                with np.errstate(all="ignore"):
+                    chunk_return = float(np.nanmean(metrics[RETURN_KEY][:, :n_active]))
             for u in range(n_active):
                 row = _row_metrics(metrics, u, trainer.num_seeds)
                 if math.isfinite(row.get(RETURN_KEY, math.nan)):
@@ -167,15 +177,19 @@ def run_training(
             bar.update(task, completed=done * trainer.steps_per_update, sps=f"{sps:,.0f}", ret=f"{recent:.1f}")
             if on_chunk is not None:
                 on_chunk(done, row)
-            if chunks % checkpoint_every == 0 or done >= target or stop.requested:
+            reached = stop_at_return is not None and chunk_return >= stop_at_return
+            if chunks % checkpoint_every == 0 or done >= target or stop.requested or reached:
                 save_checkpoint(run.latest_checkpoint, state, checkpoint_meta(run, done, trainer))
             if stop.requested:
                 interrupted = True
                 break
+            if reached:
+                solved = True
+                break
     logger.close()
     seconds = time.perf_counter() - start
     sps = timed_steps / timed_seconds if timed_seconds else math.nan
-    return DriverResult(state, done, interrupted, seconds, sps, recent)
+    return DriverResult(state, done, interrupted, seconds, sps, recent, solved)
 
 
 def latest_checkpoint_path(run_path: str | Path) -> Path:

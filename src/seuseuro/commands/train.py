@@ -38,6 +38,8 @@ class TrainPPOArgs:
     """Updates per compiled chunk between progress/log/checkpoint points (0 = about 1/20 of training)."""
     checkpoint_every: int = 1
     """Write checkpoints/latest.npz every this many chunks."""
+    stop_at_return: float | None = None
+    """Stop early once the mean training return of the last chunk reaches this (e.g. 475 on CartPole)."""
     eval_episodes: int = 20
     """Episodes per seed in the final evaluation (0 = skip)."""
     progress: bool = True
@@ -115,11 +117,14 @@ def run_train_ppo(args: TrainPPOArgs) -> int:
         checkpoint_every=args.checkpoint_every,
         progress=args.progress,
         tensorboard=args.tensorboard,
+        stop_at_return=args.stop_at_return,
     )
     if result.interrupted:
         console.print(f"stopped after {result.updates_done} updates; checkpoint written. Resume with:")
         console.print(f"  seuseuro train ppo --resume {run.path}")
         return 130
+    if result.reached_target:
+        console.print(f"reached the target return {args.stop_at_return} after {result.updates_done} updates")
     plot_path = plot_runs([run.path], run.plots_dir / "learning_curve.png")
     console.print(f"trained {result.updates_done * trainer.steps_per_update:,} steps x {num_seeds} seed(s) in "
                   f"{result.seconds:.1f} s ({result.steps_per_second:,.0f} steps/s after compile); curve: {plot_path}")  # fmt: skip
