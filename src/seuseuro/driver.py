@@ -5,7 +5,7 @@ checkpoints; inside a chunk everything is compiled. A trainer is anything with
 
     init(keys) -> state                        # leading axis = seeds
     run_chunk(state, n_active) -> (state, metrics {name: (seeds, updates_per_chunk)})
-    policy_template() -> abstract state        # for loading checkpoints
+    state_template() -> abstract state        # for loading checkpoints
     num_updates, steps_per_update, updates_per_chunk, num_seeds
 
 (``algos.ppo.make_train`` and ``algos.ppo_lagrangian.make_train`` build one).
@@ -85,7 +85,7 @@ def checkpoint_meta(run: RunDir, updates_done: int, trainer) -> dict:
 
 def resume_state(trainer, run: RunDir) -> tuple[Any, int]:
     """Load ``checkpoints/latest.npz`` into the trainer's state structure; returns (state, updates_done)."""
-    template = trainer.policy_template()
+    template = trainer.state_template()
     state, meta = load_checkpoint(run.latest_checkpoint, template)
     return state, int(meta["updates_done"])
 

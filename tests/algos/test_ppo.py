@@ -66,7 +66,7 @@ def test_same_seed_same_parameters_and_seeds_differ():
 def test_checkpoint_round_trip_gives_the_same_next_action(tmp_path):
     trainer, state, _ = _train("CartPole-v1", TINY)
     save_checkpoint(tmp_path / "c.npz", state, {"updates_done": 4})
-    loaded, meta = load_checkpoint(tmp_path / "c.npz", trainer.policy_template())
+    loaded, meta = load_checkpoint(tmp_path / "c.npz", trainer.state_template())
     assert meta["updates_done"] == 4
     obs = jnp.asarray(np.random.default_rng(0).normal(size=(5, 4)), jnp.float32)
     pick = lambda s: jax.tree.map(lambda x: x[0], s.policy)  # noqa: E731
@@ -81,7 +81,7 @@ def test_resume_half_way_ends_with_identical_parameters(tmp_path):
     trainer, full, _ = _train("CartPole-v1", config, chunk=2)
     _, half, _ = _train("CartPole-v1", config, chunk=2, updates=2)
     save_checkpoint(tmp_path / "c.npz", half, {})
-    state, _ = load_checkpoint(tmp_path / "c.npz", trainer.policy_template())
+    state, _ = load_checkpoint(tmp_path / "c.npz", trainer.state_template())
     for _ in range(2):
         state, _ = trainer.run_chunk(state, 2)
     for x, y in zip(jax.tree.leaves(full), jax.tree.leaves(state), strict=True):

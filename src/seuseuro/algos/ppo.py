@@ -391,7 +391,7 @@ class Trainer:
     updates_per_chunk: int
     init: Callable  # (keys (S,)) -> TrainState with a leading seed axis
     run_chunk: Callable  # (state, n_active) -> (state, metrics {name: (S, U)})
-    policy_template: Callable  # () -> TrainState template for checkpoint loading
+    state_template: Callable  # () -> TrainState template for checkpoint loading
 
     @property
     def num_updates(self) -> int:
@@ -455,14 +455,8 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
     run_chunk = eqx.filter_jit(jax.vmap(chunk_one, in_axes=(0, None)), donate="all-except-first")
     init = eqx.filter_jit(jax.vmap(init_one))
     template = lambda: jax.eval_shape(init, jax.random.split(jax.random.PRNGKey(0), num_seeds))  # noqa: E731
-    return Trainer(config, num_seeds, updates_per_chunk, init, _chunk_caller(run_chunk), template)
-
-
-def _chunk_caller(run_chunk):
-    def call(state, n_active: int):
-        return run_chunk(state, jnp.asarray(n_active, jnp.int32))
-
-    return call
+    call = lambda state, n_active: run_chunk(state, jnp.asarray(n_active, jnp.int32))  # noqa: E731
+    return Trainer(config, num_seeds, updates_per_chunk, init, call, template)
 
 
 # =================================================================================================
