@@ -192,17 +192,23 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
     def collect(state: ppo.TrainState):
         venv = host["venv"]
         act_shape = () if discrete else (action_dim,)
-        columns: dict[str, list] = {k: [] for k in ("obs", "action", "log_prob", "reward", "next_obs")}
+        obs_buf = np.zeros((T, S, N, *obs_shape), np.float32)
+        next_buf = np.zeros_like(obs_buf)
+        act_buf = np.zeros((T, S, N, *act_shape), np.int32 if discrete else np.float32)
+        logp_buf = np.zeros((T, S, N), np.float32)
+        rew_buf = np.zeros((T, S, N), np.float32)
         term_buf = np.zeros((T, S, N), bool)
         trunc_buf = np.zeros((T, S, N), bool)
         returns, lengths = [], []
         policy_leaves = jax.tree.leaves(state.policy)
         action, log_prob, keys = act(policy_leaves, state.obs, state.key)
         obs, bstates = state.obs, state.env_state
+        shape = (S, N)
         for t in range(T):
-            # The one host sync per step: the actions the environments need now. Everything else
-            # the update needs stays on the device until the rollout is stacked.
-            a = np.asarray(action).reshape(S * N, *act_shape)
+            # One host sync per step: the actions (the observations and log-probs of the same call
+            # are ready with them, so fetching them together costs only the copy).
+            obs_buf[t], act_buf[t], logp_buf[t] = jax.device_get((obs, action, log_prob))
+            a = act_buf[t].reshape(S * N, *act_shape)
             raw_next, reward, terminated, truncated, info = venv.step(a if discrete else np.clip(a, low, high))
             done = np.logical_or(terminated, truncated)
             raw_final = _final_observations(raw_next, done, info)
@@ -213,10 +219,6 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
                 lengths.extend(host["ep_length"][done].tolist())
                 host["ep_return"][done] = 0.0
                 host["ep_length"][done] = 0
-            shape = (S, N)
-            columns["obs"].append(obs)
-            columns["action"].append(action)
-            columns["log_prob"].append(log_prob)
             bstates, obs, final, scaled, action, log_prob, keys = observe_and_act(
                 policy_leaves,
                 bstates,
@@ -226,16 +228,12 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
                 done.reshape(shape),
                 keys,
             )
-            columns["reward"].append(scaled)
-            columns["next_obs"].append(final)
+            rew_buf[t], next_buf[t] = jax.device_get((scaled, final))
             term_buf[t] = terminated.reshape(shape)
             trunc_buf[t] = np.logical_and(truncated, ~terminated).reshape(shape)
         # Leading axis = seeds for the vmapped update: (S, T, N, ...)
-        stacked = stack_rollout(columns, term_buf, trunc_buf)
-        traj = Transition(
-            stacked["obs"], stacked["action"], stacked["log_prob"], stacked["reward"],
-            stacked["terminated"], stacked["truncated"], stacked["next_obs"],
-        )  # fmt: skip
+        buffers = (obs_buf, act_buf, logp_buf, rew_buf, term_buf, trunc_buf, next_buf)
+        traj = Transition(*(jnp.asarray(np.swapaxes(b, 0, 1)) for b in buffers))
         episode = {
             "rollout/episode_return": float(np.mean(returns)) if returns else np.nan,
             "rollout/episode_length": float(np.mean(lengths)) if lengths else np.nan,
@@ -243,15 +241,10 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         }
         return traj, bstates, obs, keys, episode
 
-    @jax.jit
-    def stack_rollout(columns, terminated, truncated):
-        out = {k: jnp.swapaxes(jnp.stack(v), 0, 1) for k, v in columns.items()}
-        out["terminated"] = jnp.swapaxes(terminated, 0, 1)
-        out["truncated"] = jnp.swapaxes(truncated, 0, 1)
-        return out
+    init_jit = eqx.filter_jit(jax.vmap(init_one))
 
     def init(keys):
-        state = jax.vmap(init_one)(keys)
+        state = init_jit(keys)
         host["venv"] = None
         return ensure_env(state, fresh=True)
 
