@@ -49,3 +49,15 @@ def test_audit_run_dir_without_the_needed_info(tmp_path, capsys):
     assert main(["audit", str(run.path)]) == 2
     assert "Lending-v0" in capsys.readouterr().err
     assert main(["audit", str(tmp_path / "missing")]) == 2
+
+
+def test_train_ppo_lagrangian_then_audit_the_run_dir(tmp_path):
+    run_dir = tmp_path / "plag"
+    argv = ["train", "ppo-lagrangian", "--total-steps", "512", "--num-envs", "4", "--num-steps", "32"]
+    argv += ["--num-epochs", "1", "--audit-steps", "0", "--run-dir", str(run_dir), "--no-progress", "--no-tensorboard"]
+    assert main(argv) == 0
+    assert (run_dir / "checkpoints" / "latest.npz").exists()
+    assert main(["audit", str(run_dir), "--steps", "200", "--seeds", "2"]) == 0
+    audit = json.loads((run_dir / "audit" / "audit.json").read_text())
+    assert audit["agent"]["name"].startswith("ppo-lagrangian") and audit["steps"] == 200
+    assert (run_dir / "audit" / "report.html").exists()

@@ -57,8 +57,9 @@ class Config:
     """The PPO part (see `seuseuro train ppo --help`)."""
     cost_limit: float = 0.05
     """d: the largest acceptable mean cost per step (LendingEnv: windowed TPR gap). Typical 0.02-0.1."""
-    multiplier_lr: float = 0.05
-    """Step size of the multiplier's gradient ascent per update. Larger reacts faster, oscillates more."""
+    multiplier_lr: float = 1.0
+    """Step size of the multiplier's gradient ascent per update (1.0 works on Lending-v0, where the cost is
+    a TPR gap in [0, 1]). Larger reacts faster but oscillates more. Typical 0.05-2."""
     multiplier_init: float = 0.0
     """Initial lambda (0 = start as plain PPO)."""
     multiplier_max: float = 100.0

@@ -108,13 +108,17 @@ def _params_dict(params: LendingParams) -> dict[str, Any]:
 
 # --- plots ----------------------------------------------------------------------------------------
 def _band(ax, x, values, label, color):
-    """Mean over seeds with a 95% t-band; ``values`` (S, T)."""
-    mean = np.nanmean(values, 0)
-    if values.shape[0] > 1:
-        from seuseuro.core.statistics import t_quantile_975
+    """Mean over seeds with a 95% t-band; ``values`` (S, T). Early steps may be NaN (rate undefined)."""
+    import warnings
 
-        half = t_quantile_975(values.shape[0] - 1) * np.nanstd(values, 0, ddof=1) / np.sqrt(values.shape[0])
-        ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.2, linewidth=0)
+    from seuseuro.core.statistics import t_quantile_975
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before a group has positives
+        mean = np.nanmean(values, 0)
+        if values.shape[0] > 1:
+            half = t_quantile_975(values.shape[0] - 1) * np.nanstd(values, 0, ddof=1) / np.sqrt(values.shape[0])
+            ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.2, linewidth=0)
     ax.plot(x, mean, color=color, label=label)
 
 

@@ -2,6 +2,7 @@
 
     seuseuro audit --agent max-utility --env lending --out audits/mu [--max-gap 0.05]
     seuseuro audit runs/ppo-lagrangian-Lending-v0-... [--max-gap 0.05]
+    seuseuro train ppo-lagrangian --env Lending-v0 --cost-limit 0.1   (trains, then audits the run)
 
 Writes audit.json, plots/*.png and report.html into --out (default: a new directory under ./runs).
 Exit status: 0 when the measured gap is within --max-gap (or no gate was asked), 1 when it exceeds
@@ -13,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import tyro
 
@@ -109,4 +110,99 @@ def run_audit(args: AuditArgs) -> int:
         return 1
     if summary["passed"]:
         console.print(f"[green]PASS[/]: gap {summary['gap']:.4f} <= --max-gap {args.max_gap}")
+    return 0
+
+
+# =================================================================================================
+# seuseuro train ppo-lagrangian
+# =================================================================================================
+
+
+def _ppo_lagrangian_default():
+    from seuseuro.algos import ppo_lagrangian
+
+    return ppo_lagrangian.Config()
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainPPOLagrangianArgs:
+    """Train PPO under a constraint on the cost an environment reports (Lending-v0: the windowed TPR gap
+    between groups), with a cost critic and an online Lagrange multiplier; then audit the result."""
+
+    env: str = "Lending-v0"
+    """A JAX-native environment whose info reports the cost (Lending-v0, AttentionAllocation-v0, ...)."""
+    algo: tyro.conf.OmitArgPrefixes[Any] = dataclasses.field(default_factory=_ppo_lagrangian_default)
+    """PPO-Lagrangian hyperparameters."""
+    horizon: int = 1000
+    """Episode length (applicants per population before it is reset)."""
+    observe_group_stats: bool = True
+    """Lending: show the agent the windowed TPR and selection rate per group (the cost it accumulates)."""
+    seed: int = 0
+    """Base random seed."""
+    num_seeds: int = 1
+    """Independent training runs at once (vmapped)."""
+    run_dir: Path | None = None
+    """Where to write the run (default: runs/ppo-lagrangian-ENV-TIME)."""
+    runs_root: Path = Path("runs")
+    """Parent directory of new runs."""
+    chunk_updates: int = 0
+    """Updates per compiled chunk between progress/log/checkpoint points (0 = about 1/20 of training)."""
+    audit_steps: int = 2000
+    """After training, audit seed 0 for this many applicants x 4 populations into RUN_DIR/audit (0 = skip)."""
+    progress: bool = True
+    """Show a progress bar."""
+    tensorboard: bool = True
+    """Also write TensorBoard event files."""
+
+
+def env_overrides(env_id: str, horizon: int, observe_group_stats: bool) -> dict[str, Any]:
+    """The env-parameter changes a PPO-Lagrangian run applies (stored in config.json for the audit)."""
+    overrides: dict[str, Any] = {"max_steps_in_episode": horizon}
+    if env_id.startswith("Lending"):
+        overrides["observe_group_stats"] = observe_group_stats
+    return overrides
+
+
+def make_env(env_id: str, overrides: dict[str, Any]):
+    import dataclasses as dc
+
+    from seuseuro.envs.registry import make
+
+    env = make(env_id)
+    if not getattr(env, "is_jax_native", False):
+        raise UserError(f"PPO-Lagrangian needs a JAX-native environment; {env_id} is a Gymnasium one")
+    return dc.replace(env, params=env.params.replace(**overrides))
+
+
+def run_train_ppo_lagrangian(args: TrainPPOLagrangianArgs) -> int:
+    import jax
+    from rich.console import Console
+
+    from seuseuro.algos import ppo_lagrangian as pl
+    from seuseuro.commands.train import updates_per_chunk
+    from seuseuro.driver import run_training
+    from seuseuro.runs import RunDir
+
+    console = Console(stderr=True)
+    if args.num_seeds < 1 or args.horizon < 1:
+        raise UserError("--num-seeds and --horizon must be >= 1")
+    config: pl.Config = args.algo
+    overrides = env_overrides(args.env, args.horizon, args.observe_group_stats)
+    env = make_env(args.env, overrides)
+    chunk = updates_per_chunk(args.chunk_updates, config.num_updates)
+    trainer = pl.make_train(config, env, num_seeds=args.num_seeds, updates_per_chunk=chunk)
+    extra = {"seed": args.seed, "num_seeds": args.num_seeds, "updates_per_chunk": chunk, "env_overrides": overrides}
+    run = RunDir.create("ppo-lagrangian", args.env, config, root=args.runs_root, path=args.run_dir, extra=extra)
+    console.print(f"[bold]run directory[/bold] {run.path}")
+    result = run_training(
+        trainer, run, jax.random.PRNGKey(args.seed), progress=args.progress, tensorboard=args.tensorboard
+    )
+    if result.interrupted:
+        console.print(f"stopped after {result.updates_done} updates; checkpoint written in {run.path}")
+        return 130
+    console.print(
+        f"trained {result.updates_done * trainer.steps_per_update:,} steps x {args.num_seeds} seed(s) in {result.seconds:.1f} s"
+    )
+    if args.audit_steps > 0 and args.env.startswith("Lending"):
+        return run_audit(AuditArgs(run_dir=run.path, steps=args.audit_steps, seeds=4))
     return 0

@@ -37,7 +37,6 @@ def policy_from_actor_critic(actor_critic: Any, obs_stats: Any = None) -> Lendin
 def load_run_policy(run_dir: str | Path, seed_index: int = 0) -> tuple[LendingPolicy, LendingParams, dict[str, Any]]:
     """(policy, env params, description) of a trained run on a lending environment."""
     from seuseuro.core.wrappers import NormalizeObsState, find_wrapper_state
-    from seuseuro.envs.registry import make
 
     run = RunDir.open(run_dir)
     if run.algo not in SUPPORTED_ALGOS:
@@ -50,26 +49,46 @@ def load_run_policy(run_dir: str | Path, seed_index: int = 0) -> tuple[LendingPo
             f"{run.path} was trained on {run.env_id}; the lending audit needs a run on {' or '.join(lending_ids)} "
             "(train one with: seuseuro train ppo-lagrangian --env Lending-v0)"
         )
-    env = make(run.env_id)
     if not run.latest_checkpoint.exists():
         raise UserError(f"{run.path} has no checkpoint; train it first, then audit it")
     if run.algo == "ppo":
         from seuseuro.commands.evaluate import load_trained_state
 
-        _, _, _, state = load_trained_state(run)
+        _, env, _, state = load_trained_state(run)
     else:
-        from seuseuro.algos.ppo_lagrangian import load_trained_state
-
-        _, _, _, state = load_trained_state(run)
+        env, state = _load_lagrangian(run)
     num_seeds = jax.tree.leaves(state.update_step)[0].shape[0]
     if not 0 <= seed_index < num_seeds:
         raise UserError(f"seed index {seed_index} is out of range: the run has {num_seeds} seed(s)")
     pick = lambda tree: jax.tree.map(lambda x: x[seed_index], tree)
     obs_norm = find_wrapper_state(pick(state.env_state), NormalizeObsState)
-    policy = policy_from_actor_critic(pick(state.policy), None if obs_norm is None else obs_norm.stats)
+    trained = pick(state.policy)
+    actor_critic = getattr(trained, "actor_critic", trained)  # PPO-Lagrangian wraps PPO's actor-critic
+    policy = policy_from_actor_critic(actor_critic, None if obs_norm is None else obs_norm.stats)
     description = {
         "name": f"{run.algo} ({run.path.name}, seed {seed_index})",
         "rule": "learned policy, actions sampled",
         "source": str(run.path),
     }
     return policy, env.params, description
+
+
+def _load_lagrangian(run: RunDir):
+    """(env with the run's parameter overrides, trained state) of a PPO-Lagrangian run."""
+    from seuseuro.algos import ppo, ppo_lagrangian
+    from seuseuro.driver import resume_state
+    from seuseuro.fairness.commands import make_env
+
+    record = run.record
+    tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    fields = dict(run.config_dict)
+    try:
+        config = ppo_lagrangian.Config(ppo=ppo.Config(**tuples(fields.pop("ppo"))), **fields)
+    except (KeyError, TypeError) as err:
+        raise UserError(f"{run.path}/config.json is not a PPO-Lagrangian config ({err})") from None
+    env = make_env(run.env_id, record.get("env_overrides", {}))
+    trainer = ppo_lagrangian.make_train(
+        config, env, num_seeds=record["num_seeds"], updates_per_chunk=record["updates_per_chunk"]
+    )
+    state, _ = resume_state(trainer, run)
+    return env, state
