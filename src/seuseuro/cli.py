@@ -25,7 +25,12 @@ TRAIN_COMMANDS: dict[str, tuple[str, str, str, str]] = {
     ),
     "sft": ("seuseuro.lm.commands", "TrainSFTArgs", "run_train_sft", "tiny LM from scratch on worked solutions"),
     "grpo": ("seuseuro.lm.commands", "TrainGRPOArgs", "run_train_grpo", "GRPO/DAPO/Dr. GRPO on a text task"),
-    "ppo-lagrangian": ("seuseuro.fairness.commands", "TrainPPOLagrangianArgs", "run_train_ppo_lagrangian", "PPO under a cost constraint (fairness gap)"),
+    "ppo-lagrangian": (
+        "seuseuro.fairness.commands",
+        "TrainPPOLagrangianArgs",
+        "run_train_ppo_lagrangian",
+        "PPO under a constraint on a reported cost (fairness gap)",
+    ),
 }
 
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
