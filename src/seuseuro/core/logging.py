@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
@@ -88,23 +89,44 @@ def read_metrics_csv(path: str | os.PathLike, with_fields: bool = False):
     return (rows, fields) if with_fields else rows
 
 
-class TensorBoardSink:
-    """TensorBoard event files under ``<run>/tb``."""
+def import_summary_writer():
+    """``tensorboardX.SummaryWriter`` without importing PyTorch.
 
-    def __init__(self, logdir: str | os.PathLike, purge_step: int | None = None):
+    tensorboardX's writer imports torch only to accept torch tensors (``numpy_compatible``); with
+    torch installed that costs ~1-2 s of start-up for a run that logs float scalars. If torch is
+    not imported yet, it is hidden for the duration of this import and restored right after.
+    """
+    if "torch" in sys.modules:
         from tensorboardX import SummaryWriter
 
-        self.writer = SummaryWriter(logdir=str(logdir), purge_step=purge_step)
+        return SummaryWriter
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` raises ImportError
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        del sys.modules["torch"]
+    return SummaryWriter
+
+
+class TensorBoardSink:
+    """TensorBoard event files under ``<run>/tb``. The writer is created at the first write, so
+    the import overlaps with compilation when the driver pre-imports it in a thread."""
+
+    def __init__(self, logdir: str | os.PathLike, purge_step: int | None = None):
+        self.logdir, self.purge_step, self.writer = str(logdir), purge_step, None
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
+        if self.writer is None:
+            self.writer = import_summary_writer()(logdir=self.logdir, purge_step=self.purge_step)
         for name, value in metrics.items():
             v = _as_float(value)
             if math.isfinite(v):
                 self.writer.add_scalar(name, v, global_step=int(step))
 
     def close(self) -> None:
-        self.writer.flush()
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.flush()
+            self.writer.close()
 
 
 class MetricsLogger:
