@@ -18,10 +18,13 @@ class EnvsArgs:
 
 
 def _jax_rows(ids, filt, spaces):
-    from seuseuro.envs.registry import make, space_summary
+    from seuseuro.envs.registry import NEEDS_DOWNLOAD, make, space_summary
 
     for env_id in ids:
         if filt and filt not in env_id.lower():
+            continue
+        if env_id in NEEDS_DOWNLOAD:
+            yield env_id, f"(not offline: {NEEDS_DOWNLOAD[env_id]})", ""
             continue
         if not spaces:
             yield env_id, "", ""
@@ -34,6 +37,11 @@ def _jax_rows(ids, filt, spaces):
 
 
 def run_envs(args: EnvsArgs) -> int:
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")  # Gymnasium warns about every outdated id it builds
+    logging.getLogger("gymnasium").setLevel(logging.ERROR)
     from rich.console import Console
     from rich.table import Table
 
@@ -54,6 +62,7 @@ def run_envs(args: EnvsArgs) -> int:
             table.add_column(col)
         import gymnasium
 
+        gymnasium.logger.min_level = gymnasium.logger.ERROR  # no warning per outdated id
         for env_id in gymnasium_ids():
             if filt and filt not in env_id.lower():
                 continue

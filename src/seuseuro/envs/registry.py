@@ -19,6 +19,8 @@ from seuseuro.errors import UserError
 
 GYMNASIUM_PREFIX = "gymnasium:"
 GYMNAX_PREFIX = "gymnax:"
+# gymnax environments that fetch a data set when built: seuseuro never downloads at run time.
+NEEDS_DOWNLOAD = {"MNISTBandit-bsuite": "it downloads MNIST when built"}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -94,6 +96,8 @@ def make(env_id: str, **env_kwargs) -> Any:
         family, cls = own[bare]
         env = cls(**env_kwargs)
         return JaxEnv(bare, env, env.default_params, family)
+    if bare in NEEDS_DOWNLOAD:
+        raise UserError(f"{bare} is not available offline: {NEEDS_DOWNLOAD[bare]}; choose another environment")
     if bare in gymnax_ids():
         import gymnax
 
