@@ -154,3 +154,7 @@ def test_stop_at_return_ends_training_early(tmp_path):
     trainer, run = _driver_setup(tmp_path, "d")
     result = run_training(trainer, run, jax.random.PRNGKey(0), progress=False, tensorboard=False, stop_at_return=1.0)
     assert result.reached_target and result.updates_done == 2 < trainer.num_updates
+
+
+def test_environment_that_would_download_is_refused(capsys):
+    assert "not available offline" in _error(capsys, ["train", "ppo", "--env", "MNISTBandit-bsuite"])
