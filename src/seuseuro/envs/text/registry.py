@@ -29,7 +29,5 @@ def make_task(name: str, **options) -> TextTask:
     allowed = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(options) - allowed)
     if unknown:
-        raise UserError(
-            f"task {name} has no option {', '.join(unknown)}; it takes: {', '.join(sorted(allowed))}"
-        )
+        raise UserError(f"task {name} has no option {', '.join(unknown)}; it takes: {', '.join(sorted(allowed))}")
     return cls(**options)

@@ -88,9 +88,7 @@ class TextTask:
 
     def __post_init__(self):
         if not 0.0 <= self.partial_credit < 1.0:
-            raise UserError(
-                f"partial_credit={self.partial_credit} must be in [0, 1); 0.1 is TinyZero's value"
-            )
+            raise UserError(f"partial_credit={self.partial_credit} must be in [0, 1); 0.1 is TinyZero's value")
         if not 0.0 < self.test_fraction < 1.0:
             raise UserError(f"test_fraction={self.test_fraction} must be in (0, 1); 0.1 is usual")
 
@@ -126,9 +124,7 @@ class TextTask:
         while len(out) < n:
             tries += 1
             if tries > 1000 * n + 10_000:
-                raise UserError(
-                    f"task {self.name} cannot produce {n} {split} problems; enlarge the problem size"
-                )
+                raise UserError(f"task {self.name} cannot produce {n} {split} problems; enlarge the problem size")
             p = self.generate(rng)
             if split_of(self.name, p.prompt, self.test_fraction) == split:
                 out.append(p)
