@@ -22,7 +22,6 @@ checkpoints. ``act`` / ``evaluate`` serve evaluation and the bridge.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
@@ -32,6 +31,7 @@ import numpy as np
 import optax
 
 from seuseuro.core import distributions as D
+from seuseuro.core.chunked import Trainer, make_chunked_trainer
 from seuseuro.core.losses import (
     approx_kl,
     clip_fraction,
@@ -382,26 +382,6 @@ def collect_rollout(policy, env, env_state, obs, key, num_steps, low, high):
     return traj, episodes, env_state, obs, key
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class Trainer:
-    """What the host driver needs: ``init(keys)`` and ``run_chunk(state, n_active)``, vmapped over seeds."""
-
-    config: Config
-    num_seeds: int
-    updates_per_chunk: int
-    init: Callable  # (keys (S,)) -> TrainState with a leading seed axis
-    run_chunk: Callable  # (state, n_active) -> (state, metrics {name: (S, U)})
-    state_template: Callable  # () -> TrainState template for checkpoint loading
-
-    @property
-    def num_updates(self) -> int:
-        return self.config.num_updates
-
-    @property
-    def steps_per_update(self) -> int:
-        return self.config.batch_size
-
-
 def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int = 10, torso_factory=None) -> Trainer:
     """Build the trainer for a JAX-native env (``envs.make`` result) or a Gymnasium bridge env."""
     if not getattr(env, "is_jax_native", False):
@@ -434,29 +414,7 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
         metrics.update(episode_metrics(episodes))
         return TrainState(policy, opt_state, env_state, obs, key, state.update_step + 1), metrics
 
-    def chunk_one(state: TrainState, n_active):
-        params, static = eqx.partition(state, eqx.is_array)
-        metric_shapes = jax.eval_shape(lambda s: one_update(s)[1], state)
-
-        def body(params, i):
-            def run(p):
-                new_state, metrics = one_update(eqx.combine(p, static))
-                return eqx.filter(new_state, eqx.is_array), metrics
-
-            def skip(p):  # past the end of training: keep the state, report NaN
-                return p, jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), metric_shapes)
-
-            return jax.lax.cond(i < n_active, run, skip, params)
-
-        params, metrics = jax.lax.scan(body, params, jnp.arange(updates_per_chunk))
-        return eqx.combine(params, static), metrics
-
-    # n_active is not vmapped, so the cond stays a real branch under vmap over seeds.
-    run_chunk = eqx.filter_jit(jax.vmap(chunk_one, in_axes=(0, None)), donate="all-except-first")
-    init = eqx.filter_jit(jax.vmap(init_one))
-    template = lambda: jax.eval_shape(init, jax.random.split(jax.random.PRNGKey(0), num_seeds))  # noqa: E731
-    call = lambda state, n_active: run_chunk(state, jnp.asarray(n_active, jnp.int32))  # noqa: E731
-    return Trainer(config, num_seeds, updates_per_chunk, init, call, template)
+    return make_chunked_trainer(config, init_one, one_update, num_seeds, updates_per_chunk)
 
 
 # =================================================================================================

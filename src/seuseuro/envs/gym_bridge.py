@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from seuseuro.core.chunked import Trainer
 from seuseuro.core.normalization import RunningMeanStd, init_running_stats, normalize, update_running_stats
 from seuseuro.core.types import Transition
 from seuseuro.errors import UserError
@@ -263,7 +264,7 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         return state, stacked
 
     template = lambda: jax.eval_shape(jax.vmap(init_one), jax.random.split(jax.random.PRNGKey(0), S))  # noqa: E731
-    return ppo.Trainer(config, S, updates_per_chunk, init, run_chunk, template)
+    return Trainer(config, S, updates_per_chunk, init, run_chunk, template)
 
 
 def evaluate_bridge(

@@ -1,0 +1,79 @@
+"""Compiled chunks of updates: the shape every JAX-native trainer takes for the host driver.
+
+An algorithm supplies ``init_one(key) -> state`` and ``one_update(state) -> (state, metrics)`` for
+ONE seed; :func:`make_chunked_trainer` turns them into a :class:`Trainer` whose ``run_chunk`` runs
+``updates_per_chunk`` updates in one compiled ``lax.scan``, vmapped over seeds (PureJaxRL's
+``make_train``, cut into chunks so the host can log and checkpoint in between; design.md).
+
+The last chunk of a run is usually partial: ``n_active`` (not vmapped, so ``lax.cond`` stays a
+real branch) skips the surplus updates, which report NaN metrics. One program serves every
+chunk, so there is one compilation per run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Trainer:
+    """What the host driver (``seuseuro.driver``) needs; state leaves have a leading seed axis."""
+
+    config: Any
+    num_seeds: int
+    updates_per_chunk: int
+    init: Callable  # (keys (S,)) -> state
+    run_chunk: Callable  # (state, n_active: int) -> (state, metrics {name: (S, updates_per_chunk)})
+    state_template: Callable  # () -> abstract state (shapes only), for loading checkpoints
+
+    @property
+    def num_updates(self) -> int:
+        return self.config.num_updates
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.config.batch_size
+
+
+def make_chunked_trainer(
+    config: Any,
+    init_one: Callable[[jax.Array], Any],
+    one_update: Callable[[Any], tuple[Any, dict[str, jax.Array]]],
+    num_seeds: int,
+    updates_per_chunk: int,
+) -> Trainer:
+    """Compile ``one_update`` into vmapped chunks of ``updates_per_chunk`` updates."""
+
+    def chunk_one(state, n_active):
+        params, static = eqx.partition(state, eqx.is_array)
+        metric_shapes = jax.eval_shape(lambda s: one_update(s)[1], state)
+
+        def body(params, i):
+            def run(p):
+                new_state, metrics = one_update(eqx.combine(p, static))
+                return eqx.filter(new_state, eqx.is_array), metrics
+
+            def skip(p):  # past the end of training: keep the state, report NaN
+                return p, jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), metric_shapes)
+
+            return jax.lax.cond(i < n_active, run, skip, params)
+
+        params, metrics = jax.lax.scan(body, params, jnp.arange(updates_per_chunk))
+        return eqx.combine(params, static), metrics
+
+    run_chunk = eqx.filter_jit(jax.vmap(chunk_one, in_axes=(0, None)))
+    init = eqx.filter_jit(jax.vmap(init_one))
+
+    def call(state, n_active: int):
+        return run_chunk(state, jnp.asarray(n_active, jnp.int32))
+
+    def template():
+        return jax.eval_shape(init, jax.random.split(jax.random.PRNGKey(0), num_seeds))
+
+    return Trainer(config, num_seeds, updates_per_chunk, init, call, template)
