@@ -21,8 +21,7 @@ class TrainPPOArgs:
     (RL-Zoo / CleanRL) when one exists; every flag below overrides it."""
 
     env: str = "CartPole-v1"
-    """Environment id: a gymnax id (CartPole-v1, Pendulum-v1, Breakout-MinAtar, ...), a seuseuro env
-    (Lending-v0, ObjectNav-v0, ...) or any Gymnasium id; `gymnasium:ID` forces the Gymnasium bridge."""
+    """Environment id: gymnax (CartPole-v1, Pendulum-v1, Breakout-MinAtar, ...), seuseuro (Lending-v0, ObjectNav-v0, ...) or any Gymnasium id; `gymnasium:ID` forces the Gymnasium bridge (`seuseuro envs` lists them)."""
     ppo: Annotated[ppo.Config, tyro.conf.OmitArgPrefixes] = ppo.Config()
     seed: int = 0
     """Base random seed; seed k of --num-seeds uses an independent key derived from it."""
