@@ -90,3 +90,29 @@ def test_bad_task_input_is_a_user_error():
         make_task("addition", num_people=3)
     with pytest.raises(UserError, match="partial_credit"):
         make_task("addition", partial_credit=1.5)
+
+
+def test_reasoning_gym_adapter_with_a_stand_in_module(monkeypatch):
+    import sys
+    import types
+
+    from seuseuro.envs.text import reasoning_gym as adapter
+
+    class FakeDataset(list):
+        def score_answer(self, answer, entry):
+            return 1.0 if answer == entry["answer"] else 0.01
+
+    fake = types.ModuleType("reasoning_gym")
+    fake.create_dataset = lambda name, size, seed: FakeDataset(
+        {"question": f"{name} {i}?", "answer": str(i * 2), "metadata": {}} for i in range(size)
+    )
+    monkeypatch.setitem(sys.modules, "reasoning_gym", fake)
+    adapter._dataset.cache_clear()
+    task = make_task("rg:double", size=200, partial_credit=0.1)
+    train, test = task.sample(50, 0, "train"), task.sample(10, 0, "test")
+    assert not {p.prompt for p in train} & {p.prompt for p in test}
+    p = test[0]
+    assert task.score(p, p.solution) == 1.0
+    assert task.score(p, "<think></think><answer>nope</answer>") == pytest.approx(0.1)
+    assert task.score(p, "no format") == 0.0
+    adapter._dataset.cache_clear()

@@ -20,7 +20,12 @@ TASKS: dict[str, type[TextTask]] = {
 
 
 def make_task(name: str, **options) -> TextTask:
-    """A task by name; ``options`` are the task's fields (``digits``, ``partial_credit``, ...)."""
+    """A task by name; ``options`` are the task's fields (``digits``, ``partial_credit``, ...).
+    ``rg:NAME`` is the reasoning-gym dataset NAME (optional extra)."""
+    if name.startswith("rg:"):
+        from seuseuro.envs.text.reasoning_gym import ReasoningGymTask
+
+        return ReasoningGymTask(dataset=name[3:], **options)
     if name not in TASKS:
         close = difflib.get_close_matches(name, TASKS, n=2)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
