@@ -64,20 +64,24 @@ def evaluate_stacked(actor_critics, params, populations: int, seed: int):
 
 def train(config, env, seeds: int, lagrangian: bool):
     make = pl.make_train if lagrangian else ppo.make_train
-    trainer = make(config, env, num_seeds=seeds, updates_per_chunk=config.num_updates)
+    chunk = 10
+    trainer = make(config, env, num_seeds=seeds, updates_per_chunk=chunk)
     state = trainer.init(jax.random.split(jax.random.PRNGKey(0), seeds))
-    state, metrics = trainer.run_chunk(state, config.num_updates)
-    policy = state.policy.actor_critic if lagrangian else state.policy
-    return policy, metrics
+    for done in range(0, config.num_updates, chunk):
+        state, _ = trainer.run_chunk(state, min(chunk, config.num_updates - done))
+    return state.policy.actor_critic if lagrangian else state.policy
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=102_400, help="training steps per seed")
-    parser.add_argument("--limits", type=float, nargs="+", default=[0.05, 0.1, 0.15])
+    parser.add_argument("--limits", type=float, nargs="*", default=[0.05, 0.1, 0.15])
     parser.add_argument("--multiplier-lr", type=float, default=1.0)
     parser.add_argument("--eval-populations", type=int, default=4)
+    parser.add_argument("--no-references", action="store_true", help="skip the baseline lenders")
+    parser.add_argument("--no-ppo", action="store_true", help="skip plain PPO (e.g. to run limits separately)")
+    parser.add_argument("--no-header", action="store_true", help="print table rows only (to join runs)")
     args = parser.parse_args()
 
     params = lending_params(observe_group_stats=True, max_steps_in_episode=HORIZON)
@@ -86,29 +90,30 @@ def main() -> None:
 
     rows = []
     for name, policy in BASELINE_LENDERS.items():
-        if name == "equal-opportunity-frozen":
+        if args.no_references or name == "equal-opportunity-frozen":
             continue
         trace = simulate_lending(policy, params, num_steps=HORIZON, num_seeds=args.seeds * args.eval_populations)
         gaps = [fm.equal_opportunity_difference(trace.log(s)) for s in range(trace.num_seeds)]
         rows.append((f"{name} (reference)", trace.reward.mean(1), np.asarray(gaps), trace.cost.mean(1), None))
 
-    configs = [("PPO", None)] + [(f"PPO-Lagrangian, limit {d}", d) for d in args.limits]
+    configs = ([] if args.no_ppo else [("PPO", None)]) + [(f"PPO-Lagrangian, limit {d}", d) for d in args.limits]
     for name, limit in configs:
         start = time.perf_counter()
         if limit is None:
-            policy, metrics = train(ppo_config, env, args.seeds, lagrangian=False)
+            policy = train(ppo_config, env, args.seeds, lagrangian=False)
         else:
             config = pl.Config(ppo=ppo_config, cost_limit=limit, multiplier_lr=args.multiplier_lr)
-            policy, metrics = train(config, env, args.seeds, lagrangian=True)
+            policy = train(config, env, args.seeds, lagrangian=True)
         seconds = time.perf_counter() - start
         profit, gaps, cost = evaluate_stacked(policy, params, args.eval_populations, seed=1000)
         # the unit of replication is the training seed: average its evaluation populations first
         rows.append((name, profit.mean(1), gaps.mean(1), cost.mean(1), seconds))
 
-    print(f"LendingEnv, {HORIZON}-applicant episodes; {args.seeds} training seeds x {args.steps:,} steps; "
-          f"evaluation: {args.eval_populations} populations x {HORIZON} applicants per seed\n")  # fmt: skip
-    print("| agent | profit per applicant | equal-opportunity gap | mean windowed gap (cost) | train time |")
-    print("|---|---|---|---|---|")
+    if not args.no_header:
+        print(f"LendingEnv, {HORIZON}-applicant episodes; {args.seeds} training seeds x {args.steps:,} steps; "
+              f"evaluation: {args.eval_populations} populations x {HORIZON} applicants per seed\n")  # fmt: skip
+        print("| agent | profit per applicant | equal-opportunity gap | mean windowed gap (cost) | train time |")
+        print("|---|---|---|---|---|")
     for name, profit, gap, cost, seconds in rows:
         cells = []
         for values in (profit, gap, cost):
