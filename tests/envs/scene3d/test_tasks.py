@@ -94,6 +94,18 @@ def test_a_detour_lowers_spl(env, step):
     assert infos[-1]["spl"] == pytest.approx(1.2 / (9 * 0.25), abs=1e-5)
 
 
+def test_oracle_stop_ends_the_episode_on_arrival(env):
+    params = env.default_params.replace(oracle_stop=True)
+    step = jax.jit(lambda s, a: env.step_env(jax.random.key(0), s, a, params))
+    state = _state(env, ROOM, (0.0, 0.0), 0.0, CONE)
+    dones, infos = [], []
+    for _ in range(5):
+        _, state, _, done, info = step(state, jnp.asarray(FORWARD))
+        dones.append(bool(done))
+        infos.append(float(info["success"]))
+    assert dones == [False] * 4 + [True] and infos[-1] == 1.0  # 0.45 m from the cone after 5 steps
+
+
 def test_stopping_far_away_fails_and_ends_the_episode(env, step):
     state = _state(env, ROOM, (0.0, 0.0), 0.0, CONE)
     _, rewards, infos, done = _run(step, state, [FORWARD, STOP])

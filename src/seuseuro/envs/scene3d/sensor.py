@@ -218,7 +218,7 @@ def cast_rays(origins: jax.Array, directions: jax.Array, scene: Scene, max_range
 # ---------------------------------------------------------------------------------------------
 
 
-def _rotation(yaw: jax.Array, pitch: jax.Array) -> jax.Array:
+def sensor_to_world(yaw: jax.Array, pitch: jax.Array) -> jax.Array:
     """Sensor-to-world rotation: pitch about the sensor's y (left) axis, then yaw about world z."""
     cy, sy, cp, sp = jnp.cos(yaw), jnp.sin(yaw), jnp.cos(pitch), jnp.sin(pitch)
     yaw_m = jnp.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
@@ -274,7 +274,7 @@ def render_depth(
 ) -> DepthImage:
     """Depth camera at ``position`` (3,) turned by ``yaw`` (about z) and ``pitch`` (radians, + up)."""
     local = camera_directions(config)
-    world = local @ _rotation(yaw, pitch).T
+    world = local @ sensor_to_world(yaw, pitch).T
     hits = cast_rays(position, world, scene, config.max_range)
     depth = jnp.where(hits.hit, hits.distance * local[..., 0], config.max_range)
     return DepthImage(depth=depth, hits=hits, points=position + hits.distance[..., None] * world)
@@ -342,7 +342,7 @@ def scan_lidar(
     input of a policy; ``"world"`` in room coordinates.
     """
     local = lidar_directions(config)
-    rotation = _rotation(yaw, jnp.zeros(()))
+    rotation = sensor_to_world(yaw, jnp.zeros(()))
     hits = cast_rays(position, local @ rotation.T, scene, config.max_range)
     if frame == "sensor":
         xyz = hits.distance[:, None] * local
