@@ -186,8 +186,9 @@ def run_training(
                 else n_active * trainer.steps_per_update * trainer.num_seeds / dt
             )
             if RETURN_KEY in metrics:
-                with np.errstate(all="ignore"):
-                    chunk_return = float(np.nanmean(metrics[RETURN_KEY][:, :n_active]))
+                finite = metrics[RETURN_KEY][:, :n_active]
+                finite = finite[np.isfinite(finite)]
+                chunk_return = float(finite.mean()) if finite.size else math.nan
             for u in range(n_active):
                 row = _row_metrics(metrics, u, trainer.num_seeds)
                 if math.isfinite(row.get(RETURN_KEY, math.nan)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +86,8 @@ def plot_runs(run_paths, out: Path | str, metric: str = RETURN_KEY, smooth: int 
         run = RunDir.open(path)
         steps, values = run_curves(run, metric)
         values = np.stack([_smooth(v, smooth) for v in values])
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # all-NaN columns before the first episode ends
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(values, axis=0)
         label = (
             f"{run.algo} {run.env_id} ({Path(path).name}, {values.shape[0]} seed{'s' if values.shape[0] > 1 else ''})"
@@ -93,7 +95,8 @@ def plot_runs(run_paths, out: Path | str, metric: str = RETURN_KEY, smooth: int 
         (line,) = ax.plot(steps, mean, label=label, lw=1.8)
         if values.shape[0] > 1:
             n = np.sum(np.isfinite(values), axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
+            with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
                 sem = np.nanstd(values, axis=0, ddof=1) / np.sqrt(n)
             half = np.array([t_quantile_975(int(k) - 1) for k in n]) * sem
             ax.fill_between(steps, mean - half, mean + half, color=line.get_color(), alpha=0.2, lw=0)
