@@ -171,3 +171,65 @@ def run_render(args: RenderArgs) -> int:
     for path in render_env(args.env, args.seed, Path(args.out), args.width, args.height):
         print(path)
     return 0
+
+
+def record_episode(act, env, params, key: jax.Array) -> dict[str, np.ndarray]:
+    """One ObjectNav episode with ``act(obs (1, ...), key) -> action (1,)``: per-step positions,
+    headings, actions and the final success / SPL (host arrays; stops at the episode's end)."""
+    reset_key, key = jax.random.split(key)
+    obs, state = jax.jit(env.reset_env)(reset_key, params)
+    step = jax.jit(lambda k, s, a: env.step_env(k, s, a, params))
+    act = jax.jit(act)
+    positions, headings, actions = [np.asarray(state.position)], [float(state.heading)], []
+    first = state
+    success = spl = 0.0
+    for _ in range(int(params.max_steps_in_episode)):
+        key, act_key, step_key = jax.random.split(key, 3)
+        action = int(act(obs[None], act_key)[0])
+        obs, state, _, done, info = step(step_key, state, action)
+        positions.append(np.asarray(state.position))
+        headings.append(float(state.heading))
+        actions.append(action)
+        success, spl = float(info["success"]), float(info["spl"])
+        if bool(done):
+            break
+    return {"first_state": first, "positions": np.stack(positions), "headings": np.array(headings),
+            "actions": np.array(actions), "success": success, "spl": spl}  # fmt: skip
+
+
+def write_episode_gif(path: Path, act, env, params, key: jax.Array, fps: int = 4) -> dict[str, float]:
+    """A GIF of one ObjectNav episode: the top-down map with the agent's path beside its depth view.
+
+    ``act`` is a batched policy ``(obs (B, ...), key) -> actions (B,)``. Returns the episode's
+    success and SPL.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    episode = record_episode(act, env, params, key)
+    state = episode["first_state"]
+    camera = CameraConfig(width=64, height=48, fov_y=60.0, max_range=8.0)
+    depth = jax.jit(lambda p, h: render_depth(state.scene, jnp.append(p, 0.6), h, jnp.asarray(-0.2), camera).depth)
+    frames = []
+    goal_name = SHAPE_CLASSES[int(state.goal)]
+    for t in range(len(episode["positions"])):
+        fig, (ax_map, ax_depth) = plt.subplots(1, 2, figsize=(9, 4.2))
+        draw_top_down(ax_map, state.scene, episode["positions"][t], episode["headings"][t], state.goal,
+                      path=episode["positions"][: t + 1])  # fmt: skip
+        ax_map.set_title(f"goal: {goal_name}   step {t}")
+        ax_depth.imshow(np.asarray(depth(jnp.asarray(episode["positions"][t]), episode["headings"][t])), cmap="viridis")
+        ax_depth.set_axis_off()
+        action = "" if t == 0 else ("forward", "left", "right", "stop")[episode["actions"][t - 1]]
+        ax_depth.set_title(f"depth view   last action: {action}")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=70)
+        plt.close(fig)
+        buffer.seek(0)
+        frames.append(Image.open(buffer).convert("P", palette=Image.Palette.ADAPTIVE))
+    out = io.BytesIO()
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=1000 // fps, loop=0)
+    atomic_write_bytes(path, out.getvalue())
+    return {"success": episode["success"], "spl": episode["spl"]}
