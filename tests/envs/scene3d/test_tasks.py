@@ -13,6 +13,7 @@ from seuseuro.envs.scene3d.tasks import (
     ObjectNavEnv,
     check_answer,
     count_class,
+    count_question_batch,
     is_left_of,
     nearest_object,
     object_distance,
@@ -180,3 +181,16 @@ def test_scene_questions_by_hand():
         assert check_answer(q["kind"], q["answer"], q["answer"])
     assert check_answer("distance", "2.85 m", "2.83") and not check_answer("distance", "3.0", "2.83")
     assert check_answer("left_of", "Yes.", "yes")
+
+
+def test_count_question_batch_matches_the_scenes():
+    config = SceneConfig(max_objects=4)
+    clouds, query, counts = jax.jit(lambda k: count_question_batch(k, 6, config), static_argnums=())(jax.random.key(0))
+    assert clouds.shape == (6, 4 * 192, 7) and query.shape == counts.shape == (6,)
+    from seuseuro.envs.scene3d.scene import generate_scene
+
+    k_scene, _ = jax.random.split(jax.random.key(0))
+    scenes = jax.vmap(lambda k: generate_scene(k, config))(jax.random.split(k_scene, 6))
+    expected = [int(count_class(jax.tree.map(lambda x, b=b: x[b], scenes), query[b])) for b in range(6)]
+    np.testing.assert_array_equal(np.asarray(counts), expected)
+    assert float(clouds[..., 6].mean()) > 0.5  # most rays hit something

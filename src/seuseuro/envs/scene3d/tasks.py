@@ -348,3 +348,31 @@ def check_answer(kind: str, predicted: str, answer: str) -> bool:
     if kind not in ("count", "nearest", "left_of"):
         raise UserError(f"unknown question kind {kind!r}; choose count, nearest, left_of or distance")
     return predicted == answer
+
+
+def count_question_batch(
+    key: jax.Array,
+    batch_size: int,
+    scene_config: SceneConfig = SceneConfig(),
+    lidar: LidarConfig = LidarConfig(num_azimuth=64, elevations=(-30.0, -15.0, 0.0), max_range=10.0),
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """A supervised "how many objects of class c?" batch, jittable (``batch_size`` and configs static).
+
+    Returns clouds (B, 4 * rays, 7) — four lidar scans from 1 m above points halfway to the room's
+    corners, merged in room coordinates: ``xyz / half_extent, rgb, hit`` — the queried class (B,)
+    and the true count (B,). Objects hidden from all four viewpoints still count: the task is
+    about the scene, the sensor is imperfect, as in real data.
+    """
+    k_scene, k_class = jax.random.split(key)
+    scenes = jax.vmap(lambda k: generate_scene(k, scene_config))(jax.random.split(k_scene, batch_size))
+    query = jax.random.randint(k_class, (batch_size,), 0, NUM_CLASSES)
+    half = scene_config.half_extent / 2
+    eyes = jnp.array([[half, half, 1.0], [-half, half, 1.0], [-half, -half, 1.0], [half, -half, 1.0]])
+
+    def cloud(scene):
+        scans = jax.vmap(lambda eye: scan_lidar(scene, eye, jnp.zeros(()), lidar))(eyes)
+        feats = jnp.concatenate([scans.xyz / scene_config.half_extent, scans.rgb, scans.mask[..., None]], -1)
+        return feats.reshape(-1, 7)
+
+    counts = jax.vmap(count_class)(scenes, query)
+    return jax.vmap(cloud)(scenes), query, counts
