@@ -158,3 +158,9 @@ def test_stop_at_return_ends_training_early(tmp_path):
 
 def test_environment_that_would_download_is_refused(capsys):
     assert "not available offline" in _error(capsys, ["train", "ppo", "--env", "MNISTBandit-bsuite"])
+
+
+def test_runs_lists_the_trained_run(trained_run, capsys):
+    assert main(["runs", "--root", str(trained_run.parent)]) == 0
+    out = capsys.readouterr().out
+    assert "ppo" in out and "CartPole-v1" in out and "512" in out

@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     ),
     "plot": ("seuseuro.commands.plot", "PlotArgs", "run_plot", "learning curves of one or more runs to PNG"),
     "envs": ("seuseuro.commands.envs", "EnvsArgs", "run_envs", "list environments with their spaces"),
+    "runs": ("seuseuro.commands.listing", "ListRunsArgs", "run_list_runs", "list run directories and their results"),
     "render": (
         "seuseuro.envs.scene3d.render",
         "RenderArgs",
