@@ -53,9 +53,10 @@ def main() -> None:
     p.add_argument("--grpo-steps", type=int, default=150)
     p.add_argument("--grpo-lr", type=float, default=3e-5)
     p.add_argument("--eval-problems", type=int, default=1000)
+    p.add_argument("--tag", default="", help="suffix of the output names (keeps earlier results)")
     p.add_argument("--extra-grpo", nargs="*", default=[], help="more `train grpo` flags, e.g. --kl-coef 0.04")
     args = p.parse_args()
-    root = OUT / "lm_runs"
+    root = OUT / f"lm_runs{args.tag}"
     t0 = time.perf_counter()
     per_seed = []
     for seed in args.seeds:
@@ -81,7 +82,7 @@ def main() -> None:
         summary[f"sft_{proto}"] = mean_ci([s["sft"][proto]["accuracy"] for s in per_seed])
         summary[f"grpo_{proto}"] = mean_ci([s["grpo"][proto]["accuracy"] for s in per_seed])
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"lm_grpo_result_{args.task}.json").write_text(json.dumps(summary, indent=2))
+    (OUT / f"lm_grpo_result_{args.task}{args.tag}.json").write_text(json.dumps(summary, indent=2))
     print(
         f"\n{args.task}: {len(args.seeds)} seeds, {args.eval_problems} held-out problems each, total {total / 60:.1f} min"
     )
