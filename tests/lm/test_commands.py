@@ -95,3 +95,35 @@ def test_bad_input_gives_one_clear_line(sft_run, tmp_path, capsys):
     # grpo without --init, and from a run of another pillar's algorithm
     assert main(["train", "grpo", "--run-dir", str(tmp_path / "g")]) == 2
     assert "--init" in capsys.readouterr().err
+
+
+def test_sample_and_grpo_from_a_hugging_face_checkpoint(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    chars = list("0123456789+=,<>/abcdefghijklmnopqrstuvwxyz")
+    # Qwen's names for the special tokens, not ours
+    vocab = {
+        c: i for i, c in enumerate(["<|pad|>", "<|endoftext|>", "<think>", "</think>", "<answer>", "</answer>", *chars])
+    }
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|pad|>"))
+    tok.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    tok.decoder = decoders.Fuse()
+    hf_tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|pad|>", eos_token="<|endoftext|>")
+    hf_tok.add_special_tokens({"additional_special_tokens": ["<think>", "</think>", "<answer>", "</answer>"]})
+    torch.manual_seed(0)
+    cfg = transformers.Qwen2Config(vocab_size=len(vocab), hidden_size=32, intermediate_size=48, num_hidden_layers=1,
+                                   num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                                   tie_word_embeddings=True)  # fmt: skip
+    hf_dir = tmp_path / "hf"
+    transformers.Qwen2ForCausalLM(cfg).save_pretrained(hf_dir, safe_serialization=True)
+    hf_tok.save_pretrained(hf_dir)
+    assert main(["sample", str(hf_dir), "12+34", "--max-new-tokens", "8"]) == 0
+    capsys.readouterr()
+    argv = ["train", "grpo", "--init", str(hf_dir), "--task", "addition", "--task-option", "digits=1", "--steps", "1",
+            "--prompts-per-step", "2", "--group-size", "2", "--max-new-tokens", "8", "--num-problems", "50",
+            "--run-dir", str(tmp_path / "g"), "--eval-problems", "0", "--no-progress", "--no-tensorboard"]  # fmt: skip
+    assert main(argv) == 0
+    assert (tmp_path / "g/checkpoints/model.npz").exists() and (tmp_path / "g/tokenizer.json").exists()
+    assert main(["sample", str(tmp_path / "g"), "1+2"]) == 0

@@ -189,7 +189,7 @@ def load_lm(path: Path):
         config = lm_config_from_dict(record["lm"])
         template = Transformer.init(config, jax.random.key(0))
         model, _ = load_checkpoint(run.checkpoint_dir / MODEL_FILE, template)
-        tok = TextTokenizer.load(path / TOKENIZER_FILE)
+        tok = TextTokenizer.load(path / TOKENIZER_FILE, **record.get("special_tokens", {}))
     if tok.vocab_size > model.config.vocab_size:
         raise UserError(
             f"the tokenizer has {tok.vocab_size} tokens but the model only {model.config.vocab_size}: "
@@ -399,7 +399,10 @@ def run_train_grpo(args: TrainGRPOArgs) -> int:
     else:
         extra = {"task": task_name, "task_options": task_opts, "seed": seed, "init": str(init_path),
                  "num_problems": num_problems, "lm": dataclasses.asdict(reference.config),
-                 "max_new_tokens": config.max_new_tokens}  # fmt: skip
+                 "max_new_tokens": config.max_new_tokens,
+                 # a Hugging Face tokenizer names its end and pad tokens its own way (<|endoftext|>, ...)
+                 "special_tokens": {"eos_token": tok.tokenizer.id_to_token(tok.eos_id),
+                                    "pad_token": tok.tokenizer.id_to_token(tok.pad_id)}}  # fmt: skip
         run = RunDir.create("grpo", task_name, config, root=args.runs_root, path=args.run_dir, extra=extra)
         tok.save(run.path / TOKENIZER_FILE)
     start = int(state.step)
