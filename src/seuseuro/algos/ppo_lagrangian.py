@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from seuseuro.algos import ppo
+from seuseuro.core.chunked import Trainer, make_chunked_trainer
 from seuseuro.core.losses import approx_kl, clipped_surrogate_loss, normalize_advantages, value_loss
 from seuseuro.core.networks import MLP
 from seuseuro.core.returns import compute_gae
@@ -217,11 +218,11 @@ def lagrangian_update(agent, opt_state, traj: Transition, cost, multiplier, key,
 
 
 # =================================================================================================
-# The trainer: rollout + update compiled into chunks, vmapped over seeds (as PPO's)
+# The trainer: rollout + update compiled into chunks, vmapped over seeds (core/chunked.py)
 # =================================================================================================
 
 
-def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int = 10) -> ppo.Trainer:
+def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int = 10) -> Trainer:
     """Trainer for a JAX-native env (``envs.make`` result) whose info carries ``config.cost_key``."""
     if not getattr(env, "is_jax_native", False):
         raise UserError("PPO-Lagrangian runs on JAX-native environments (e.g. Lending-v0), not the Gymnasium bridge")
@@ -233,13 +234,16 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
     venv = ppo.wrap_env(env, config.ppo, config.ppo.num_envs)
     tx = ppo.make_optimizer(config.ppo)
 
-    def init_one(key):
-        agent_key, env_key, key = jax.random.split(key, 3)
-        agent = LagrangianAgent(agent_key, obs_shape, action_dim, discrete, config)
+    def init_rest(agent, key):
+        env_key, key = jax.random.split(key)
         obs, env_state = venv.reset(env_key)
         opt_state = tx.init(eqx.filter(agent, eqx.is_array))
         multiplier = jnp.asarray(config.multiplier_init, jnp.float32)
         return TrainState(agent, opt_state, env_state, obs, key, jnp.asarray(0, jnp.int32), multiplier)
+
+    def init_one(key):
+        agent_key, key = jax.random.split(key)
+        return init_rest(LagrangianAgent(agent_key, obs_shape, action_dim, discrete, config), key)
 
     def one_update(state: TrainState):
         traj, cost, episodes, env_state, obs, key = collect_rollout(
@@ -250,34 +254,23 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
             state.policy, state.opt_state, traj, cost, state.multiplier, update_key, tx, config
         )
         metrics.update(ppo.episode_metrics(episodes))
-        new_state = TrainState(agent, opt_state, env_state, obs, key, state.update_step + 1, multiplier)
-        return new_state, metrics
+        return TrainState(agent, opt_state, env_state, obs, key, state.update_step + 1, multiplier), metrics
 
-    def chunk_one(state: TrainState, n_active):
-        params, static = eqx.partition(state, eqx.is_array)
-        metric_shapes = jax.eval_shape(lambda s: one_update(s)[1], state)
+    trainer = make_chunked_trainer(config.ppo, init_one, one_update, num_seeds, updates_per_chunk)
 
-        def body(params, i):
-            def run(p):
-                new_state, metrics = one_update(eqx.combine(p, static))
-                return eqx.filter(new_state, eqx.is_array), metrics
+    # Same state as ``trainer.init``, but the networks are built one seed at a time, eagerly, then
+    # stacked: the vmapped program holding several seeds' orthogonal initializers (QR decompositions)
+    # hung XLA's CPU runtime here, reproducibly with 2+ seeds (jax 0.10, 2 cores; FAIRNESS.md).
+    init_rest_all = eqx.filter_jit(eqx.filter_vmap(init_rest))
 
-            def skip(p):  # past the end of training: keep the state, report NaN
-                return p, jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), metric_shapes)
+    def init(keys):
+        split = [jax.random.split(k) for k in keys]
+        agents = [LagrangianAgent(a, obs_shape, action_dim, discrete, config) for a, _ in split]
+        static = eqx.partition(agents[0], eqx.is_array)[1]
+        stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *[eqx.filter(a, eqx.is_array) for a in agents])
+        return init_rest_all(eqx.combine(stacked, static), jnp.stack([k for _, k in split]))
 
-            return jax.lax.cond(i < n_active, run, skip, params)
-
-        params, metrics = jax.lax.scan(body, params, jnp.arange(updates_per_chunk))
-        return eqx.combine(params, static), metrics
-
-    run_chunk = eqx.filter_jit(jax.vmap(chunk_one, in_axes=(0, None)), donate="all-except-first")
-    init = eqx.filter_jit(jax.vmap(init_one))
-    template = lambda: jax.eval_shape(init, jax.random.split(jax.random.PRNGKey(0), num_seeds))  # noqa: E731
-
-    def call(state, n_active: int):
-        return run_chunk(state, jnp.asarray(n_active, jnp.int32))
-
-    return ppo.Trainer(config.ppo, num_seeds, updates_per_chunk, init, call, template)
+    return dataclasses.replace(trainer, init=init)
 
 
 def _check_cost_reported(env, cost_key: str) -> None:
