@@ -73,17 +73,18 @@ def _measured_gap(policy_tree, params, seeds=2, steps=1000):
 @pytest.mark.slow
 def test_lagrangian_keeps_the_tpr_gap_under_the_limit_where_plain_ppo_does_not():
     env = _lending()
-    ppo_config = ppo.Config(**{**pl.LENDING_PPO, "total_steps": 80 * 1024})
+    ppo_config = ppo.Config(**{**pl.LENDING_PPO, "total_steps": 100 * 1024})
     key = jax.random.split(jax.random.PRNGKey(0), 1)
 
-    plain = ppo.make_train(ppo_config, env, num_seeds=1, updates_per_chunk=80)
-    plain_state, _ = plain.run_chunk(plain.init(key), 80)
-    config = pl.Config(ppo=ppo_config, cost_limit=0.1, multiplier_lr=1.0)
-    lagrangian = pl.make_train(config, env, num_seeds=1, updates_per_chunk=80)
-    lag_state, metrics = lagrangian.run_chunk(lagrangian.init(key), 80)
+    plain = ppo.make_train(ppo_config, env, num_seeds=1, updates_per_chunk=100)
+    plain_state, _ = plain.run_chunk(plain.init(key), 100)
+    # limit 0.05 with a brisk multiplier: measured gaps 0.023-0.027 over training seeds 0-2
+    config = pl.Config(ppo=ppo_config, cost_limit=0.05, multiplier_lr=2.0)
+    lagrangian = pl.make_train(config, env, num_seeds=1, updates_per_chunk=100)
+    lag_state, metrics = lagrangian.run_chunk(lagrangian.init(key), 100)
 
     plain_gap = _measured_gap(plain_state.policy, env.params)
     lag_gap = _measured_gap(lag_state.policy.actor_critic, env.params)
     assert plain_gap > 0.15, plain_gap  # profit alone opens the gap (max-utility-like thresholds)
-    assert lag_gap < 0.1, lag_gap  # the constraint closes it
+    assert lag_gap < config.cost_limit, lag_gap  # the constraint closes it
     assert np.asarray(metrics["train/multiplier"][0]).max() > 0.0
