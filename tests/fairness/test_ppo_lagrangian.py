@@ -88,3 +88,16 @@ def test_lagrangian_keeps_the_tpr_gap_under_the_limit_where_plain_ppo_does_not()
     assert plain_gap > 0.15, plain_gap  # profit alone opens the gap (max-utility-like thresholds)
     assert lag_gap < config.cost_limit, lag_gap  # the constraint closes it
     assert np.asarray(metrics["train/multiplier"][0]).max() > 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", ["AttentionAllocation-v0", "CollegeAdmission-v0"])
+def test_smoke_on_the_other_fairness_envs(env_id):
+    from seuseuro.envs.registry import make
+
+    config = pl.Config(ppo=ppo.Config(total_steps=2 * 256, num_envs=8, num_steps=32, num_epochs=1), cost_limit=0.05)
+    trainer = pl.make_train(config, make(env_id), num_seeds=1, updates_per_chunk=2)
+    _, metrics = trainer.run_chunk(trainer.init(jax.random.split(jax.random.PRNGKey(0), 1)), 2)
+    cost = np.asarray(metrics["rollout/cost"])
+    assert np.isfinite(cost).all() and (cost >= 0).all()
+    assert np.isfinite(np.asarray(metrics["train/multiplier"])).all()
