@@ -1,6 +1,6 @@
 """PPO with a PointNet torso on ObjectNav vs a random and a blind policy (BENCHMARKS.md, "3D scenes").
 
-    python benchmarks/scene3d_objectnav.py --env ObjectNav-Small-v0 --total-steps 300000 --seeds 0 1 2
+    python benchmarks/scene3d_objectnav.py --env ObjectNav-Small-v0 --total-steps 100000 --seeds 0 1 2
 
 - "PPO + PointNet": PPO (algos/ppo.py) whose actor and critic torsos are PointNet encoders of the
   agent's semantic lidar point cloud (64 points x 13 features: xyz, hit, class, goal match, goal).
@@ -46,27 +46,26 @@ def objectnav_config(total_steps: int) -> ppo.Config:
 
 
 def train_and_evaluate(env_id: str, eval_env, config: ppo.Config, seeds: list[int], episodes: int):
+    """Train one PPO per seed (one seed per compiled program) and evaluate each on new episodes."""
     env = make(env_id)
     features = env.observation_space.shape[-1]
-    trainer = ppo.make_train(
-        config, env, num_seeds=len(seeds), updates_per_chunk=10, torso_factory=pointnet_torso(features, widths=(32, 64))
-    )
-    state = trainer.init(jnp.stack([jax.random.key(s) for s in seeds]))
-    done = 0
-    start = time.perf_counter()
-    while done < trainer.num_updates:
-        n = min(trainer.updates_per_chunk, trainer.num_updates - done)
-        state, _ = trainer.run_chunk(state, n)
-        done += n
-    jax.block_until_ready(state)
-    seconds = time.perf_counter() - start
     results = []
-    for i, seed in enumerate(seeds):
-        policy = jax.tree.map(lambda x, i=i: x[i] if isinstance(x, jax.Array) else x, state.policy)
+    start = time.perf_counter()
+    for seed in seeds:
+        trainer = ppo.make_train(
+            config, env, num_seeds=1, updates_per_chunk=10, torso_factory=pointnet_torso(features, widths=(32, 64))
+        )
+        state = trainer.init(jnp.stack([jax.random.key(seed)]))
+        done = 0
+        while done < trainer.num_updates:
+            n = min(trainer.updates_per_chunk, trainer.num_updates - done)
+            state, _ = trainer.run_chunk(state, n)
+            done += n
+        policy = jax.tree.map(lambda x: x[0] if isinstance(x, jax.Array) else x, state.policy)
         act = lambda obs, key, policy=policy: ppo.sample_action(policy, obs, key)[0]  # noqa: E731
         run = jax.jit(lambda k, act=act: evaluate_objectnav(act, eval_env.env, eval_env.params, k, episodes))
         results.append(run(jax.random.key(10_000 + seed)))
-    return results, seconds
+    return results, time.perf_counter() - start
 
 
 def summarize(name: str, results, seconds: float | None = None) -> str:
@@ -85,7 +84,7 @@ def summarize(name: str, results, seconds: float | None = None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="ObjectNav-Small-v0")
-    parser.add_argument("--total-steps", type=int, default=300_000)
+    parser.add_argument("--total-steps", type=int, default=100_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=500)
     args = parser.parse_args()
