@@ -293,8 +293,10 @@ def scene_as_text(scene: Scene) -> str:
             continue
         x, y, _ = (float(v) for v in scene.position[i])
         hx, hy, hz = (float(v) for v in scene.size[i])
+        colour = COLOUR_NAMES[int(scene.colour[i])]
+        article = "an" if colour[0] in "aeiou" else "a"
         lines.append(
-            f"object {i}: a {COLOUR_NAMES[int(scene.colour[i])]} {SHAPE_CLASSES[int(scene.shape[i])]} at "
+            f"object {i}: {article} {colour} {SHAPE_CLASSES[int(scene.shape[i])]} at "
             f"({x:.2f}, {y:.2f}), {2 * hx:.2f} m wide, {2 * hy:.2f} m deep, {2 * hz:.2f} m tall"
         )
     return "\n".join(lines)
