@@ -39,7 +39,7 @@ from seuseuro.core.losses import (
     normalize_advantages,
     value_loss,
 )
-from seuseuro.core.networks import MLP, Flatten
+from seuseuro.core.networks import MLP, Flatten, split_key
 from seuseuro.core.normalization import normalize
 from seuseuro.core.returns import compute_gae
 from seuseuro.core.types import EpisodeInfo, Transition
@@ -197,7 +197,7 @@ class ActorCritic(eqx.Module):
     discrete: bool = eqx.field(static=True)
 
     def __init__(self, key, obs_shape, action_dim, discrete, config: Config, torso_factory=None):
-        k_at, k_ct, k_a, k_c = jax.random.split(key, 4)
+        k_at, k_ct, k_a, k_c = split_key(key, 4)
         if torso_factory is None:
             self.actor_torso, self.critic_torso = Flatten(), Flatten()
             feat = int(np.prod(obs_shape))
@@ -396,9 +396,11 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
     low = None if low is None else jnp.asarray(low)
     high = None if high is None else jnp.asarray(high)
 
-    def init_one(key):
-        policy_key, env_key, key = jax.random.split(key, 3)
-        policy = ActorCritic(policy_key, obs_shape, action_dim, discrete, config, torso_factory)
+    def build_policy(key):  # on the host: no XLA compilation for the initializers
+        return ActorCritic(key, obs_shape, action_dim, discrete, config, torso_factory)
+
+    def init_one(key, policy):
+        env_key, key = jax.random.split(key)
         obs, env_state = venv.reset(env_key)
         opt_state = tx.init(eqx.filter(policy, eqx.is_array))
         return TrainState(policy, opt_state, env_state, obs, key, jnp.asarray(0, jnp.int32))
@@ -414,7 +416,7 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
         metrics.update(episode_metrics(episodes))
         return TrainState(policy, opt_state, env_state, obs, key, state.update_step + 1), metrics
 
-    return make_chunked_trainer(config, init_one, one_update, num_seeds, updates_per_chunk)
+    return make_chunked_trainer(config, init_one, one_update, num_seeds, updates_per_chunk, build_policy)
 
 
 # =================================================================================================

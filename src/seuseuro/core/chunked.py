@@ -19,6 +19,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -43,12 +44,18 @@ class Trainer:
 
 def make_chunked_trainer(
     config: Any,
-    init_one: Callable[[jax.Array], Any],
+    init_one: Callable[..., Any],
     one_update: Callable[[Any], tuple[Any, dict[str, jax.Array]]],
     num_seeds: int,
     updates_per_chunk: int,
+    build_on_host: Callable[[jax.Array], Any] | None = None,
 ) -> Trainer:
-    """Compile ``one_update`` into vmapped chunks of ``updates_per_chunk`` updates."""
+    """Compile ``one_update`` into vmapped chunks of ``updates_per_chunk`` updates.
+
+    ``build_on_host(key)``, if given, builds part of a seed's state outside of XLA (the networks:
+    see ``core.networks.orthogonal_matrix`` for why); ``init_one(key, built)`` gets it, stacked
+    over seeds, and builds the rest (environment reset, optimizer state) compiled.
+    """
 
     def chunk_one(state, n_active):
         params, static = eqx.partition(state, eqx.is_array)
@@ -68,12 +75,30 @@ def make_chunked_trainer(
         return eqx.combine(params, static), metrics
 
     run_chunk = eqx.filter_jit(jax.vmap(chunk_one, in_axes=(0, None)))
-    init = eqx.filter_jit(jax.vmap(init_one))
+    init_compiled = eqx.filter_jit(jax.vmap(init_one))
+
+    def init(keys):
+        if build_on_host is None:
+            return init_compiled(keys)
+        return init_compiled(keys, stack_on_host([build_on_host(k) for k in keys]))
 
     def call(state, n_active: int):
         return run_chunk(state, jnp.asarray(n_active, jnp.int32))
 
     def template():
-        return jax.eval_shape(init, jax.random.split(jax.random.PRNGKey(0), num_seeds))
+        keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
+        if build_on_host is None:
+            return jax.eval_shape(init_compiled, keys)
+        one = jax.eval_shape(build_on_host, keys[0])
+        built = jax.tree.map(lambda x: jax.ShapeDtypeStruct((num_seeds, *x.shape), x.dtype), one)
+        return jax.eval_shape(init_compiled, keys, built)
 
     return Trainer(config, num_seeds, updates_per_chunk, init, call, template)
+
+
+def stack_on_host(trees: list[Any]) -> Any:
+    """Stack per-seed pytrees along a new leading axis in numpy (no XLA op to compile)."""
+    arrays = [eqx.filter(t, eqx.is_array) for t in trees]
+    static = eqx.partition(trees[0], eqx.is_array)[1]
+    stacked = jax.tree.map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])), *arrays)
+    return eqx.combine(stacked, static)

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from seuseuro.core.chunked import Trainer
+from seuseuro.core.chunked import Trainer, stack_on_host
 from seuseuro.core.normalization import RunningMeanStd, init_running_stats, normalize, update_running_stats
 from seuseuro.core.types import Transition
 from seuseuro.errors import UserError
@@ -121,9 +121,10 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         reward = jnp.clip(reward / jnp.sqrt(ret_stats.var + 1e-8), -10.0, 10.0)
         return ret_stats, jnp.where(done, 0.0, disc), reward
 
-    def init_one(key):
-        policy_key, key = jax.random.split(key)
-        policy = ppo.ActorCritic(policy_key, obs_shape, action_dim, discrete, config, torso_factory)
+    def build_policy(key):  # on the host, as in ppo.make_train
+        return ppo.ActorCritic(key, obs_shape, action_dim, discrete, config, torso_factory)
+
+    def init_one(key, policy):
         bstate = BridgeState(init_running_stats(obs_shape), init_running_stats(()), jnp.zeros((N,), jnp.float32))
         obs = jnp.zeros((N, *obs_shape), jnp.float32)  # filled in by the first reset on the host
         opt_state = tx.init(eqx.filter(policy, eqx.is_array))
@@ -137,11 +138,17 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
 
         return jax.vmap(one)(bstates, raw_obs)
 
+    init_compiled = eqx.filter_jit(jax.vmap(init_one))
+
+    def template():
+        keys = jax.random.split(jax.random.PRNGKey(0), S)
+        one = jax.eval_shape(build_policy, keys[0])
+        policies = jax.tree.map(lambda x: jax.ShapeDtypeStruct((S, *x.shape), x.dtype), one)
+        return jax.eval_shape(init_compiled, keys, policies)
+
     # The per-step functions take the policy as a flat list of arrays: flattening an Equinox module
     # at every jitted call costs tens of microseconds on the host, as much as the computation.
-    policy_treedef = jax.tree.structure(
-        jax.eval_shape(jax.vmap(init_one), jax.random.split(jax.random.PRNGKey(0), S)).policy
-    )
+    policy_treedef = jax.tree.structure(template().policy)
 
     @jax.jit
     def act(policy_leaves, obs, keys):
@@ -242,10 +249,8 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         }
         return traj, bstates, obs, keys, episode
 
-    init_jit = eqx.filter_jit(jax.vmap(init_one))
-
     def init(keys):
-        state = init_jit(keys)
+        state = init_compiled(keys, stack_on_host([build_policy(k) for k in keys]))
         host["venv"] = None
         return ensure_env(state, fresh=True)
 
@@ -263,7 +268,6 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         stacked = {k: np.stack([r[k] for r in rows], axis=1) for k in rows[0]} if rows else {}
         return state, stacked
 
-    template = lambda: jax.eval_shape(jax.vmap(init_one), jax.random.split(jax.random.PRNGKey(0), S))  # noqa: E731
     return Trainer(config, S, updates_per_chunk, init, run_chunk, template)
 
 
