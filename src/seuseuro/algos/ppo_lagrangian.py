@@ -234,16 +234,17 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
     venv = ppo.wrap_env(env, config.ppo, config.ppo.num_envs)
     tx = ppo.make_optimizer(config.ppo)
 
-    def init_rest(agent, key):
+    def build_agent(key):
+        # On the host (core.networks: no XLA QR to compile). A vmapped program holding several
+        # seeds' QR initializers also hung XLA's CPU runtime here with 2+ seeds (FAIRNESS.md).
+        return LagrangianAgent(key, obs_shape, action_dim, discrete, config)
+
+    def init_one(key, agent):
         env_key, key = jax.random.split(key)
         obs, env_state = venv.reset(env_key)
         opt_state = tx.init(eqx.filter(agent, eqx.is_array))
         multiplier = jnp.asarray(config.multiplier_init, jnp.float32)
         return TrainState(agent, opt_state, env_state, obs, key, jnp.asarray(0, jnp.int32), multiplier)
-
-    def init_one(key):
-        agent_key, key = jax.random.split(key)
-        return init_rest(LagrangianAgent(agent_key, obs_shape, action_dim, discrete, config), key)
 
     def one_update(state: TrainState):
         traj, cost, episodes, env_state, obs, key = collect_rollout(
@@ -256,21 +257,7 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
         metrics.update(ppo.episode_metrics(episodes))
         return TrainState(agent, opt_state, env_state, obs, key, state.update_step + 1, multiplier), metrics
 
-    trainer = make_chunked_trainer(config.ppo, init_one, one_update, num_seeds, updates_per_chunk)
-
-    # Same state as ``trainer.init``, but the networks are built one seed at a time, eagerly, then
-    # stacked: the vmapped program holding several seeds' orthogonal initializers (QR decompositions)
-    # hung XLA's CPU runtime here, reproducibly with 2+ seeds (jax 0.10, 2 cores; FAIRNESS.md).
-    init_rest_all = eqx.filter_jit(eqx.filter_vmap(init_rest))
-
-    def init(keys):
-        split = [jax.random.split(k) for k in keys]
-        agents = [LagrangianAgent(a, obs_shape, action_dim, discrete, config) for a, _ in split]
-        static = eqx.partition(agents[0], eqx.is_array)[1]
-        stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *[eqx.filter(a, eqx.is_array) for a in agents])
-        return init_rest_all(eqx.combine(stacked, static), jnp.stack([k for _, k in split]))
-
-    return dataclasses.replace(trainer, init=init)
+    return make_chunked_trainer(config.ppo, init_one, one_update, num_seeds, updates_per_chunk, build_agent)
 
 
 def _check_cost_reported(env, cost_key: str) -> None:
