@@ -228,3 +228,25 @@ def test_zero_rays_is_a_user_error():
         LidarConfig(num_azimuth=0)
     with pytest.raises(UserError, match="zero rays"):
         CameraConfig(width=0)
+
+
+def test_scene_path_agrees_with_each_primitive():
+    from seuseuro.envs.scene3d.sensor import _ray_object
+
+    rng = np.random.default_rng(1)
+    origins = rng.uniform(-2.5, 2.5, (400, 3))
+    dirs = rng.normal(size=(400, 3))
+    dirs[:50, :2] = 0.0  # vertical rays, the degenerate case of the cylinder's side
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    size = jnp.array([0.6, 0.6, 0.9])
+    for name, ref in [
+        ("sphere", lambda o, d: ray_sphere(o, d, 0.6)),
+        ("cylinder", lambda o, d: ray_cylinder(o, d, 0.6, 0.9)),
+        ("cone", lambda o, d: ray_cone(o, d, 0.6, 0.9)),
+    ]:
+        shape = jnp.array(SHAPE_CLASSES.index(name))
+        ours = jax.vmap(lambda o, d, shape=shape: _ray_object(o, d, shape, jnp.zeros(3), size, jnp.zeros(())))(
+            jnp.array(origins, jnp.float32), jnp.array(dirs, jnp.float32)
+        )
+        expected = jax.vmap(ref)(jnp.array(origins, jnp.float32), jnp.array(dirs, jnp.float32))
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(expected), atol=1e-4, err_msg=name)

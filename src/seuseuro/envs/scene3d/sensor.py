@@ -157,21 +157,47 @@ def ray_room(
     return jnp.minimum(t_floor, t_wall), label
 
 
+def _ray_round(origin: jax.Array, direction: jax.Array, shape: jax.Array, size: jax.Array) -> jax.Array:
+    """Sphere, cylinder or cone through one quadric x^2 + y^2 + alpha z^2 + beta z + gamma = 0.
+
+    Same surfaces as :func:`ray_sphere`, :func:`ray_cylinder` and :func:`ray_cone` (the tests check
+    them against each other), evaluated once per ray-object pair instead of three times:
+    sphere (alpha, beta, gamma) = (1, 0, -r^2); cylinder (0, 0, -r^2) clipped to |z| <= h with two
+    caps; cone (-k^2, 2 k^2 h, -k^2 h^2), k = r / 2h, clipped to |z| <= h with its base cap.
+    """
+    radius, h = size[0], size[2]
+    is_sphere = shape == SHAPE_CLASSES.index("sphere")
+    is_cone = shape == SHAPE_CLASSES.index("cone")
+    k2 = (radius / (2.0 * h)) ** 2
+    alpha = jnp.where(is_sphere, 1.0, jnp.where(is_cone, -k2, 0.0))
+    beta = jnp.where(is_cone, 2.0 * k2 * h, 0.0)
+    gamma = jnp.where(is_sphere | ~is_cone, -(radius**2), -k2 * h * h)
+    ox, oy, oz = origin
+    dx, dy, dz = direction
+    a = dx * dx + dy * dy + alpha * dz * dz
+    half_b = ox * dx + oy * dy + alpha * oz * dz + 0.5 * beta * dz
+    c = ox * ox + oy * oy + alpha * oz * oz + beta * oz + gamma
+    t1, t2, real = _quadratic_roots(a, half_b, c)
+    side_ok = real & ((jnp.abs(a) > _EPS) | (jnp.abs(half_b) > _EPS))  # a ray along a cylinder's axis has no side hit
+    clip = jnp.where(is_sphere, jnp.inf, h)
+    caps = (jnp.stack([-h, h]) - oz) / _safe(dz)
+    cap_ok = ((ox + caps * dx) ** 2 + (oy + caps * dy) ** 2 <= radius**2) & (jnp.abs(dz) > _EPS) & ~is_sphere
+    cap_ok = cap_ok & jnp.stack([jnp.asarray(True), ~is_cone])  # a cone has only its base
+    t = jnp.stack([t1, t2, caps[0], caps[1]])
+    valid = jnp.stack(
+        [side_ok & (jnp.abs(oz + t1 * dz) <= clip), side_ok & (jnp.abs(oz + t2 * dz) <= clip), cap_ok[0], cap_ok[1]]
+    )
+    return _first_nonnegative(t, valid)
+
+
 def _ray_object(origin, direction, shape, position, size, heading) -> jax.Array:
-    """One ray against one object of any class: move the ray into the object's frame, then dispatch."""
+    """One ray against one object of any class: move the ray into the object's frame, then intersect."""
     c, s = jnp.cos(heading), jnp.sin(heading)
     rel = origin - position
     local_o = jnp.array([c * rel[0] + s * rel[1], -s * rel[0] + c * rel[1], rel[2]])
     local_d = jnp.array([c * direction[0] + s * direction[1], -s * direction[0] + c * direction[1], direction[2]])
-    t_all = jnp.stack(
-        [
-            ray_box(local_o, local_d, size),
-            ray_sphere(local_o, local_d, size[0]),
-            ray_cylinder(local_o, local_d, size[0], size[2]),
-            ray_cone(local_o, local_d, size[0], size[2]),
-        ]
-    )
-    return t_all[shape]
+    is_box = shape == SHAPE_CLASSES.index("box")
+    return jnp.where(is_box, ray_box(local_o, local_d, size), _ray_round(local_o, local_d, shape, size))
 
 
 def cast_ray(origin: jax.Array, direction: jax.Array, scene: Scene, max_range: float) -> RayHits:
