@@ -89,19 +89,20 @@ def worker(spec: dict) -> dict:
     done, chunk_times, crossed_at = 0, [], None
     while done < trainer.num_updates:
         n = min(chunk, trainer.num_updates - done)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         state, metrics = trainer.run_chunk(state, n)
         returns = np.asarray(jax.device_get(metrics["rollout/episode_return"]))[0, :n]  # one sync per chunk
-        chunk_times.append((n, time.perf_counter() - t))
+        chunk_times.append((n, time.perf_counter() - t, time.process_time() - c))
         done += n
         finite = returns[np.isfinite(returns)]
         if crossed_at is None and finite.size and finite[-1] >= SOLVED:
             crossed_at = time.perf_counter() - t_start
     train_s = time.perf_counter() - t0
     steps = done * trainer.steps_per_update
-    first_n, first_s = chunk_times[0]
-    rest_steps = sum(n for n, _ in chunk_times[1:]) * trainer.steps_per_update
-    rest_s = sum(s for _, s in chunk_times[1:])
+    first_n, first_s, _ = chunk_times[0]
+    rest_steps = sum(n for n, _, _ in chunk_times[1:]) * trainer.steps_per_update
+    rest_s = sum(s for _, s, _ in chunk_times[1:])
+    rest_cpu = sum(c for _, _, c in chunk_times[1:])
     sps = rest_steps / rest_s if rest_s else math.nan
     # Compilation ~= first chunk minus what its updates cost at the later chunks' pace.
     compile_s = first_s - first_n * trainer.steps_per_update / sps if rest_s else math.nan
@@ -114,6 +115,7 @@ def worker(spec: dict) -> dict:
         "first_chunk_s": first_s,
         "compile_s_est": compile_s,
         "sps_after_compile": sps,
+        "cpu_per_wall_after_compile": rest_cpu / rest_s if rest_s else math.nan,  # > 1: several threads busy
         "sps_incl_compile": steps / train_s,
         "train_return_crossed_475_at_s": crossed_at,
     }
@@ -169,13 +171,13 @@ def run_ours(spec: dict, timeout: float, cache: str | None = None) -> dict:
     # any code path that would (cold runs), or points it at ``cache`` (warm runs).
     env = dict(os.environ, JAX_PLATFORMS="cpu", SEUSEURO_JAX_CACHE=cache or "off")
     cmd = [sys.executable, str(Path(__file__).resolve()), "_worker", json.dumps(spec)]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _children_cpu_s()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, _children_cpu_s() - cpu
     if proc.returncode != 0:
         raise RuntimeError(f"worker failed ({proc.returncode}): {proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["process_wall_s"] = wall
+    result["process_wall_s"], result["process_cpu_s"] = wall, cpu
     return result
 
 
@@ -213,21 +215,30 @@ def parse_peer_line(line: str) -> dict:
 
 def run_peer(python: Path, script: str, args: list, timeout: float) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _children_cpu_s()
     proc = subprocess.run([str(python), str(PEERS / script), *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env)  # fmt: skip
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, _children_cpu_s() - cpu
     if proc.returncode != 0:
         raise RuntimeError(f"{script} failed ({proc.returncode}): {proc.stderr[-3000:]}")
     lines = [s for s in proc.stdout.splitlines() if s.startswith("sb3 ")]
     result = parse_peer_line(lines[-1])
-    result["process_wall_s"] = wall
+    result["process_wall_s"], result["process_cpu_s"] = wall, cpu
     return result
 
 
 # =================================================================================================
 # The comparison
 # =================================================================================================
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of finished child processes (all their threads): on a shared machine
+    this is steadier than wall time, and it shows when one side uses more than one core."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def load_average() -> float:
@@ -246,6 +257,7 @@ def time_to_solve(runs: list[dict]) -> dict:
         "solved": f"{len(solved)}/{len(runs)}",
         "mean_wall_s_solved": mean([r["process_wall_s"] for r in solved]),
         "mean_wall_s_all": mean([r["process_wall_s"] for r in runs]),
+        "mean_cpu_s_all": mean([r.get("process_cpu_s") for r in runs]),
         "mean_eval_return": mean([r.get("eval_return") for r in runs]),
     }
 
@@ -307,7 +319,7 @@ def scaling_section(args) -> dict:
 def _report(name: str, r: dict) -> None:
     sps = r.get("sps_after_compile", r.get("sps"))
     ret = r.get("eval_return")
-    print(f"  {name:>20}: {sps:>9,.0f} steps/s, process {r['process_wall_s']:.1f} s"
+    print(f"  {name:>20}: {sps:>9,.0f} steps/s, process {r['process_wall_s']:.1f} s wall {r['process_cpu_s']:.1f} s CPU"
           + ("" if ret is None else f", eval return {ret:.1f}"), flush=True)  # fmt: skip
 
 
@@ -462,12 +474,12 @@ def main() -> None:
 
 
 def _print_cartpole_details(cart: dict) -> None:
-    print("\n| CartPole-v1 (100k steps) | steps/s | solved (eval >= 475) | mean eval return | mean process wall s |")
-    print("|---|---:|---|---:|---:|")
+    print("\n| CartPole-v1 (100k steps) | steps/s | solved (eval >= 475) | mean eval return | mean process wall s "
+          "| mean process CPU s |")  # fmt: skip
+    print("|---|---:|---|---:|---:|---:|")
     for name, s in cart["summary"].items():
-        print(
-            f"| {name} | {s['sps']:,.0f} | {s['solved']} | {s['mean_eval_return']:.1f} | {s['mean_wall_s_all']:.1f} |"
-        )
+        print(f"| {name} | {s['sps']:,.0f} | {s['solved']} | {s['mean_eval_return']:.1f} | {s['mean_wall_s_all']:.1f} "
+              f"| {s.get('mean_cpu_s_all', math.nan):.1f} |")  # fmt: skip
     ours = cart["runs"]["ours_compiled_cold"]
     print(f"ours compiled, cold: import {mean([r['import_s'] for r in ours]):.1f} s, compile ~"
           f"{mean([r['compile_s_est'] for r in ours]):.1f} s, eval {mean([r['eval_s'] for r in ours]):.1f} s")  # fmt: skip
