@@ -164,3 +164,17 @@ def test_runs_lists_the_trained_run(trained_run, capsys):
     assert main(["runs", "--root", str(trained_run.parent)]) == 0
     out = capsys.readouterr().out
     assert "ppo" in out and "CartPole-v1" in out and "512" in out
+
+
+def test_pointnet_torso_and_episode_video_on_objectnav(tmp_path):
+    run = tmp_path / "nav"
+    flags = ["--total-steps", "512", "--num-envs", "4", "--num-steps", "32", "--num-epochs", "1", "--torso", "pointnet"]
+    assert main(["train", "ppo", "--env", "ObjectNav-Small-v0", *flags, "--run-dir", str(run), "--no-progress",
+                 "--eval-episodes", "2"]) == 0  # fmt: skip
+    assert json.loads((run / "config.json").read_text())["config"]["torso"] == "pointnet"
+    assert main(["eval", str(run), "--episodes", "1", "--video"]) == 0
+    assert (run / "plots" / "episode-seed0.gif").read_bytes()[:6] == b"GIF89a"
+
+
+def test_pointnet_torso_needs_point_observations(capsys):
+    assert "points, features" in _error(capsys, ["train", "ppo", "--env", "CartPole-v1", "--torso", "pointnet"])

@@ -99,6 +99,10 @@ class Config:
     """Hidden layer widths of the actor and of the critic MLP."""
     activation: Literal["tanh", "relu"] = "tanh"
     """Hidden activation."""
+    torso: Literal["flatten", "pointnet"] = "flatten"
+    """Observation encoder before the actor and critic MLPs: flatten, or a PointNet over (points, features) observations (3D-scene envs)."""
+    torso_widths: tuple[int, ...] = (32, 64)
+    """Widths of the PointNet torso's shared per-point layers."""
     normalize_observations: bool = False
     """Running mean/std observation normalization with clipping at 10 (MuJoCo: on)."""
     normalize_rewards: bool = False
@@ -237,6 +241,17 @@ def evaluate_actions(policy: ActorCritic, obs: jax.Array, action: jax.Array):
         return D.categorical_log_prob(out, action), D.categorical_entropy(out), value
     log_std = jnp.broadcast_to(policy.log_std, out.shape)
     return D.gaussian_log_prob(out, log_std, action), D.gaussian_entropy(log_std), value
+
+
+def make_torso_factory(config: Config, obs_shape: tuple[int, ...]):
+    """The torso named by ``config.torso`` (None = flatten)."""
+    if config.torso == "flatten":
+        return None
+    if len(obs_shape) != 2:
+        raise UserError(f"--torso pointnet reads (points, features) observations; this env's are {obs_shape}")
+    from seuseuro.perception.pointnet import pointnet_torso
+
+    return pointnet_torso(obs_shape[-1], config.torso_widths)
 
 
 def action_spec(action_space) -> tuple[int, bool, np.ndarray | None, np.ndarray | None]:
@@ -391,6 +406,7 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
 
     action_dim, discrete, low, high = action_spec(env.action_space)
     obs_shape = tuple(env.observation_space.shape)
+    torso_factory = torso_factory or make_torso_factory(config, obs_shape)
     venv = wrap_env(env, config, config.num_envs)
     tx = make_optimizer(config)
     low = None if low is None else jnp.asarray(low)

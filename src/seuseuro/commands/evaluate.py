@@ -30,6 +30,8 @@ class EvalArgs:
     """Act greedily (mode of the policy); --no-deterministic samples actions (CleanRL's metric)."""
     seed: int = 1000
     """Seed of the evaluation episodes (different from training seeds)."""
+    video: bool = False
+    """Also write plots/episode-seedK.gif per seed: the top-down path beside the depth view (3D-scene envs)."""
 
 
 def load_trained_state(run: RunDir):
@@ -117,8 +119,38 @@ def print_eval_table(summary: dict, run: RunDir) -> None:
     Console().print(table)
 
 
+def write_videos(run: RunDir, deterministic: bool, seed: int) -> list[Path]:
+    """One GIF per seed of a 3D-scene run (``envs.scene3d.render.write_episode_gif``)."""
+    import jax
+
+    from seuseuro.algos import ppo
+    from seuseuro.core.normalization import normalize
+    from seuseuro.core.wrappers import NormalizeObsState, find_wrapper_state
+    from seuseuro.envs.scene3d.render import write_episode_gif
+
+    _, env, _, state = load_trained_state(run)
+    if env.family != "scene3d":
+        raise UserError(f"--video draws 3D-scene episodes; {run.env_id} is a {env.family} environment")
+    paths = []
+    for s in range(jax.tree.leaves(state.update_step)[0].shape[0]):
+        policy = jax.tree.map(lambda x, s=s: x[s], state.policy)
+        norm = find_wrapper_state(jax.tree.map(lambda x, s=s: x[s], state.env_state), NormalizeObsState)
+
+        def act(obs, key, policy=policy, norm=norm):
+            obs = obs if norm is None else normalize(norm.stats, obs)
+            return ppo.sample_action(policy, obs, key, deterministic)[0]
+
+        path = run.plots_dir / f"episode-seed{s}.gif"
+        write_episode_gif(path, act, env.env, env.params, jax.random.PRNGKey(seed + s))
+        paths.append(path)
+    return paths
+
+
 def run_eval(args: EvalArgs) -> int:
     run = RunDir.open(args.run_dir)
     summary = evaluate_run(run, args.episodes, args.deterministic, args.seed)
     print_eval_table(summary, run)
+    if args.video:
+        for path in write_videos(run, args.deterministic, args.seed):
+            print(path)
     return 0

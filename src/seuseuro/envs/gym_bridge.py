@@ -101,6 +101,7 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
 
     action_dim, discrete, low, high = ppo.action_spec(env.action_space)
     obs_shape = tuple(env.observation_space.shape)
+    torso_factory = torso_factory or ppo.make_torso_factory(config, obs_shape)
     S, N, T = num_seeds, config.num_envs, config.num_steps
     tx = ppo.make_optimizer(config)
 
