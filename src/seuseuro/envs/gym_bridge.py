@@ -211,12 +211,12 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         returns, lengths = [], []
         policy_leaves = jax.tree.leaves(state.policy)
         action, log_prob, keys = act(policy_leaves, state.obs, state.key)
-        obs, bstates = state.obs, state.env_state
-        shape = (S, N)
+        bstates, shape = state.env_state, (S, N)
+        fetched = jax.device_get((state.obs, action, log_prob))
         for t in range(T):
-            # One host sync per step: the actions (the observations and log-probs of the same call
-            # are ready with them, so fetching them together costs only the copy).
-            obs_buf[t], act_buf[t], logp_buf[t] = jax.device_get((obs, action, log_prob))
+            # One host sync per step: everything the last jitted call produced comes back in one
+            # device_get (the actions the environments need now, and what the rollout stores).
+            obs_buf[t], act_buf[t], logp_buf[t] = fetched
             a = act_buf[t].reshape(S * N, *act_shape)
             raw_next, reward, terminated, truncated, info = venv.step(a if discrete else np.clip(a, low, high))
             done = np.logical_or(terminated, truncated)
@@ -237,7 +237,7 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
                 done.reshape(shape),
                 keys,
             )
-            rew_buf[t], next_buf[t] = jax.device_get((scaled, final))
+            rew_buf[t], next_buf[t], *fetched = jax.device_get((scaled, final, obs, action, log_prob))
             term_buf[t] = terminated.reshape(shape)
             trunc_buf[t] = np.logical_and(truncated, ~terminated).reshape(shape)
         # Leading axis = seeds for the vmapped update: (S, T, N, ...)
