@@ -107,6 +107,10 @@ def run_train_ppo(args: TrainPPOArgs) -> int:
         extra = {"seed": seed, "num_seeds": num_seeds, "updates_per_chunk": chunk}
         run = RunDir.create("ppo", env_id, config, root=args.runs_root, path=args.run_dir, extra=extra)
     console.print(f"[bold]run directory[/bold] {run.path}")
+    if args.resume is None and env_id.split(":")[-1] in ppo.TUNED:
+        console.print(
+            f"hyperparameters: the tuned set for {env_id.split(':')[-1]} (RL-Zoo / CleanRL); flags override it"
+        )
 
     result = run_training(
         trainer,
