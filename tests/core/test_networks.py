@@ -1,0 +1,36 @@
+"""Orthogonal initialization (host path and traced path) and the MLP built from it."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from seuseuro.core.networks import MLP, orthogonal_matrix, split_key
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (64, 4), (2, 64)])
+def test_orthogonal_on_the_host_and_under_jit(shape):
+    host = np.asarray(orthogonal_matrix(jax.random.PRNGKey(0), shape, gain=2.0))
+    traced = np.asarray(jax.jit(lambda k: orthogonal_matrix(k, shape, gain=2.0))(jax.random.PRNGKey(0)))
+    for w in (host, traced):
+        assert w.shape == shape
+        small = w if shape[0] <= shape[1] else w.T  # rows orthonormal up to the gain
+        np.testing.assert_allclose(small @ small.T / 4.0, np.eye(min(shape)), atol=1e-5)
+
+
+def test_host_init_is_determined_by_the_key():
+    a = orthogonal_matrix(jax.random.PRNGKey(3), (8, 8))
+    b = orthogonal_matrix(jax.random.PRNGKey(3), (8, 8))
+    c = orthogonal_matrix(jax.random.PRNGKey(4), (8, 8))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    keys = split_key(jax.random.PRNGKey(3), 3)
+    assert keys.shape == (3, 2) and len({tuple(k) for k in np.asarray(keys).tolist()}) == 3
+
+
+def test_mlp_gains_and_zero_biases():
+    mlp = MLP(jax.random.PRNGKey(0), 4, 2, hidden=(64, 64), out_gain=0.01)
+    assert all(float(jnp.abs(layer.bias).max()) == 0.0 for layer in mlp.layers)
+    head = np.asarray(mlp.layers[-1].weight)  # (2, 64): rows orthonormal times 0.01
+    np.testing.assert_allclose(head @ head.T, 1e-4 * np.eye(2), atol=1e-9)
+    assert mlp(jnp.ones(4)).shape == (2,)
