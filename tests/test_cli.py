@@ -178,3 +178,7 @@ def test_pointnet_torso_and_episode_video_on_objectnav(tmp_path):
 
 def test_pointnet_torso_needs_point_observations(capsys):
     assert "points, features" in _error(capsys, ["train", "ppo", "--env", "CartPole-v1", "--torso", "pointnet"])
+
+
+def test_video_needs_a_3d_scene_run(trained_run, capsys):
+    assert "3D-scene" in _error(capsys, ["eval", str(trained_run), "--episodes", "1", "--video"])

@@ -24,7 +24,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -215,7 +214,3 @@ def run_training(
     seconds = time.perf_counter() - start
     sps = timed_steps / timed_seconds if timed_seconds else math.nan
     return DriverResult(state, done, interrupted, seconds, sps, recent, solved)
-
-
-def latest_checkpoint_path(run_path: str | Path) -> Path:
-    return RunDir.open(run_path).latest_checkpoint

@@ -119,7 +119,7 @@ def print_eval_table(summary: dict, run: RunDir) -> None:
     Console().print(table)
 
 
-def write_videos(run: RunDir, deterministic: bool, seed: int) -> list[Path]:
+def write_videos(run: RunDir, deterministic: bool, seed: int, loaded=None) -> list[Path]:
     """One GIF per seed of a 3D-scene run (``envs.scene3d.render.write_episode_gif``)."""
     import jax
 
@@ -128,7 +128,7 @@ def write_videos(run: RunDir, deterministic: bool, seed: int) -> list[Path]:
     from seuseuro.core.wrappers import NormalizeObsState, find_wrapper_state
     from seuseuro.envs.scene3d.render import write_episode_gif
 
-    _, env, _, state = load_trained_state(run)
+    _, env, _, state = loaded or load_trained_state(run)
     if env.family != "scene3d":
         raise UserError(f"--video draws 3D-scene episodes; {run.env_id} is a {env.family} environment")
     paths = []
@@ -148,9 +148,11 @@ def write_videos(run: RunDir, deterministic: bool, seed: int) -> list[Path]:
 
 def run_eval(args: EvalArgs) -> int:
     run = RunDir.open(args.run_dir)
-    summary = evaluate_run(run, args.episodes, args.deterministic, args.seed)
+    loaded = load_trained_state(run) if args.video else None  # read the checkpoint once
+    state = None if loaded is None else loaded[3]
+    summary = evaluate_run(run, args.episodes, args.deterministic, args.seed, state=state)
     print_eval_table(summary, run)
     if args.video:
-        for path in write_videos(run, args.deterministic, args.seed):
+        for path in write_videos(run, args.deterministic, args.seed, loaded):
             print(path)
     return 0
