@@ -18,7 +18,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from seuseuro.core.networks import HIDDEN_GAIN, orthogonal_linear
+from seuseuro.core.networks import HIDDEN_GAIN, Dense, orthogonal_linear
 from seuseuro.errors import UserError
 from seuseuro.perception.pointnet import masked_max_pool
 
@@ -36,8 +36,8 @@ def knn_indices(features: jax.Array, k: int, mask: jax.Array | None) -> jax.Arra
 class EdgeConvEncoder(eqx.Module):
     """Stacked EdgeConv layers on a k-NN graph, concatenated, lifted, masked max-pooled."""
 
-    edge_layers: tuple[eqx.nn.Linear, ...]
-    lift: eqx.nn.Linear
+    edge_layers: tuple[Dense, ...]
+    lift: Dense
     k: int = eqx.field(static=True)
     out_size: int = eqx.field(static=True)
 

@@ -20,7 +20,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from seuseuro.core.networks import HIDDEN_GAIN, MLP, orthogonal_linear
+from seuseuro.core.networks import HIDDEN_GAIN, MLP, Dense, orthogonal_linear
 
 
 def masked_max_pool(features: jax.Array, mask: jax.Array | None) -> jax.Array:
@@ -34,7 +34,7 @@ def masked_max_pool(features: jax.Array, mask: jax.Array | None) -> jax.Array:
 class PointNetEncoder(eqx.Module):
     """Shared per-point MLP with ReLU after every layer, then a masked max over points."""
 
-    layers: tuple[eqx.nn.Linear, ...]
+    layers: tuple[Dense, ...]
     out_size: int = eqx.field(static=True)
 
     def __init__(self, key: jax.Array, in_features: int = 3, widths: Sequence[int] = (64, 128, 256)):
