@@ -70,3 +70,23 @@ def test_gaussian():
     lp2 = D.gaussian_log_prob(jnp.zeros(2), jnp.ones(2), jnp.array([0.0, math.e]))
     assert float(lp2) == pytest.approx(2 * (-1 - half_log_2pi) - 0.5, rel=1e-6)
     assert float(D.gaussian_entropy(jnp.zeros(3))) == pytest.approx(3 * (half_log_2pi + 0.5), rel=1e-6)
+
+
+def test_sampling_from_noise_by_hand():
+    logits = jnp.log(jnp.array([0.25, 0.75]))
+    # Gumbel-max: argmax(logits + g); g = 0 is the mode, a large g on action 0 picks it.
+    assert int(D.categorical_sample_from_gumbel(logits, jnp.zeros(2))) == 1
+    assert int(D.categorical_sample_from_gumbel(logits, jnp.array([1.2, 0.0]))) == 0  # -1.386 + 1.2 > -0.288
+    assert int(D.categorical_sample_from_gumbel(logits, jnp.array([1.0, 0.0]))) == 1  # -0.386 < -0.288
+    # Gaussian: mean + exp(log_std) * z.
+    x = D.gaussian_sample_from_normal(jnp.array([1.0, -1.0]), jnp.log(jnp.array([2.0, 0.5])), jnp.array([1.0, -2.0]))
+    np.testing.assert_allclose(np.asarray(x), [3.0, -2.0], rtol=1e-6)
+
+
+def test_gumbel_max_draws_follow_the_softmax():
+    import jax
+
+    logits = jnp.log(jnp.array([0.2, 0.3, 0.5]))
+    gumbel = jax.random.gumbel(jax.random.PRNGKey(0), (20_000, 3))
+    counts = np.bincount(np.asarray(D.categorical_sample_from_gumbel(logits, gumbel)), minlength=3) / 20_000
+    np.testing.assert_allclose(counts, [0.2, 0.3, 0.5], atol=0.015)

@@ -14,8 +14,10 @@ import jax.numpy as jnp
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def categorical_sample(key: jax.Array, logits: jax.Array) -> jax.Array:
-    return jax.random.categorical(key, logits, axis=-1)
+def categorical_sample_from_gumbel(logits: jax.Array, gumbel: jax.Array) -> jax.Array:
+    """Gumbel-max trick: argmax(logits + g), g ~ Gumbel(0, 1), is a draw from softmax(logits)
+    (what ``jax.random.categorical`` does); g = 0 gives the most likely action."""
+    return jnp.argmax(logits + gumbel, axis=-1)
 
 
 def categorical_log_prob(logits: jax.Array, action: jax.Array) -> jax.Array:
@@ -28,8 +30,9 @@ def categorical_entropy(logits: jax.Array) -> jax.Array:
     return -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
 
 
-def gaussian_sample(key: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.Array:
-    return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+def gaussian_sample_from_normal(mean: jax.Array, log_std: jax.Array, normal: jax.Array) -> jax.Array:
+    """mean + std * z, z ~ N(0, I); z = 0 gives the mean."""
+    return mean + jnp.exp(log_std) * normal
 
 
 def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, action: jax.Array) -> jax.Array:

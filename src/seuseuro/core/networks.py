@@ -26,7 +26,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 HIDDEN_GAIN = math.sqrt(2.0)
 
 
-def _numpy_rng(key: jax.Array) -> np.random.Generator:
+def numpy_rng(key: jax.Array) -> np.random.Generator:
     """A numpy generator determined by the bits of a (concrete) JAX key."""
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         key = jax.random.key_data(key)
@@ -38,7 +38,7 @@ def split_key(key: jax.Array, num: int) -> jax.Array:
     (no XLA compilation just to build a network)."""
     if isinstance(key, jax.core.Tracer):
         return jax.random.split(key, num)
-    return jnp.asarray(_numpy_rng(key).integers(0, 2**32, size=(num, 2), dtype=np.uint32))
+    return jnp.asarray(numpy_rng(key).integers(0, 2**32, size=(num, 2), dtype=np.uint32))
 
 
 def orthogonal_matrix(key: jax.Array, shape: tuple[int, int], gain: float = 1.0) -> jax.Array:
@@ -53,7 +53,7 @@ def orthogonal_matrix(key: jax.Array, shape: tuple[int, int], gain: float = 1.0)
     if isinstance(key, jax.core.Tracer):
         return jax.nn.initializers.orthogonal(scale=gain)(key, shape, jnp.float32)
     rows, cols = shape
-    gaussian = _numpy_rng(key).standard_normal((max(rows, cols), min(rows, cols)))
+    gaussian = numpy_rng(key).standard_normal((max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(gaussian)
     q = q * np.sign(np.diag(r))
     return jnp.asarray(gain * (q if rows >= cols else q.T), jnp.float32)

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from seuseuro.core.chunked import Trainer, stack_on_host
+from seuseuro.core.networks import numpy_rng
 from seuseuro.core.normalization import RunningMeanStd, init_running_stats, normalize, update_running_stats
 from seuseuro.core.types import Transition
 from seuseuro.errors import UserError
@@ -150,32 +151,66 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
     # The per-step functions take the policy as a flat list of arrays: flattening an Equinox module
     # at every jitted call costs tens of microseconds on the host, as much as the computation.
     policy_treedef = jax.tree.structure(template().policy)
+    obs_size = int(np.prod(obs_shape))
+    act_size = 1 if discrete else action_dim
+
+    def pack_out(obs, final, reward, action, log_prob):
+        """One (S, N, 2*obs + 1 + act + 1) float32 array: a single device->host copy per step.
+
+        Each output fetched separately costs ~10-20 us on the host; packed, the jitted step costs
+        ~55 us instead of ~100 us (BENCHMARKS.md, "Deep RL", run 6). Discrete actions are small
+        integers, exact in float32.
+        """
+        flat = lambda x: x.reshape(*x.shape[:2], -1).astype(jnp.float32)  # noqa: E731
+        return jnp.concatenate([flat(obs), flat(final), reward[..., None], flat(action), log_prob[..., None]], -1)
+
+    def unpack_out(packed: np.ndarray):
+        o = np.cumsum([0, obs_size, obs_size, 1, act_size, 1])
+        obs, final = (packed[..., o[i] : o[i + 1]].reshape(S, N, *obs_shape) for i in (0, 1))
+        action = packed[..., o[3] : o[4]]
+        action = action[..., 0].astype(np.int32) if discrete else action
+        return obs, final, packed[..., o[2]], action, packed[..., o[4]]
+
+    def one_act(policy, obs, noise):
+        return ppo.action_from_noise(policy, jax.vmap(policy.dist_params)(obs), noise)
 
     @jax.jit
-    def act(policy_leaves, obs, keys):
+    def act(policy_leaves, obs, noise):
+        """The first action of a rollout, from the observation the last one ended on."""
+        action, log_prob = jax.vmap(one_act)(jax.tree.unflatten(policy_treedef, policy_leaves), obs, noise)
+        zeros = jnp.zeros(obs.shape[:2], jnp.float32)
+        return pack_out(obs, obs, zeros, action, log_prob)
+
+    def observe_and_act_one_call(policy_leaves, bstates, packed_in):
+        """(b) and (c) of the module docstring in one dispatch, over seeds. ``packed_in`` is
+        (S, N, 2*obs + 2 + noise): raw next and final observations, reward, done, and the noise of the
+        next action (one host->device copy)."""
         policies = jax.tree.unflatten(policy_treedef, policy_leaves)
+        raw_obs = packed_in[..., :obs_size].reshape(S, N, *obs_shape)
+        raw_final = packed_in[..., obs_size : 2 * obs_size].reshape(S, N, *obs_shape)
+        reward, done = packed_in[..., 2 * obs_size], packed_in[..., 2 * obs_size + 1] > 0.5
+        noise = packed_in[..., 2 * obs_size + 2 :]
 
-        def one(policy, o, key):
-            key, act_key = jax.random.split(key)
-            action, log_prob = ppo.sample_action(policy, o, act_key)
-            return action, log_prob, key
-
-        return jax.vmap(one)(policies, obs, keys)
-
-    @jax.jit
-    def observe_and_act(policy_leaves, bstates, raw_obs, raw_final, reward, done, keys):
-        """(b) and (c) of the module docstring in one dispatch, vmapped over seeds."""
-        policies = jax.tree.unflatten(policy_treedef, policy_leaves)
-
-        def one(policy, b, o, f, r, d, key):
+        def one(policy, b, o, f, r, d, z):
             obs_stats, obs, final = observe(b.obs_stats, o, f, update=True)
             ret_stats, disc, r = scale_reward(b, r, d)
-            b = BridgeState(obs_stats, ret_stats, disc)
-            key, act_key = jax.random.split(key)
-            action, log_prob = ppo.sample_action(policy, obs, act_key)
-            return b, obs, final, r, action, log_prob, key
+            action, log_prob = one_act(policy, obs, z)
+            return BridgeState(obs_stats, ret_stats, disc), obs, final, r, action, log_prob
 
-        return jax.vmap(one)(policies, bstates, raw_obs, raw_final, reward, done, keys)
+        b, obs, final, r, action, log_prob = jax.vmap(one)(policies, bstates, raw_obs, raw_final, reward, done, noise)
+        return b, pack_out(obs, final, r, action, log_prob)
+
+    # Without normalization the per-seed statistics never change: leave them out of the per-step
+    # call (every array in or out of a jitted call costs ~5-10 us on the host).
+    stateful = config.normalize_observations or config.normalize_rewards
+    if stateful:
+        observe_and_act = jax.jit(observe_and_act_one_call)
+    else:
+        unused = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), template().env_state)
+        stateless = jax.jit(
+            lambda policy_leaves, packed_in: observe_and_act_one_call(policy_leaves, unused, packed_in)[1]
+        )
+        observe_and_act = lambda policy_leaves, bstates, packed_in: (bstates, stateless(policy_leaves, packed_in))  # noqa: E731
 
     @jax.jit
     def update(policies, opt_states, traj, keys, update_steps):
@@ -210,17 +245,29 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         trunc_buf = np.zeros((T, S, N), bool)
         returns, lengths = [], []
         policy_leaves = jax.tree.leaves(state.policy)
-        action, log_prob, keys = act(policy_leaves, state.obs, state.key)
+        # The action noise of the whole rollout, drawn on the host from the seeds' keys (which
+        # every update advances), travels with the observations: no key in or out of each step.
+        rng = numpy_rng(state.key)
+        draw = rng.gumbel if discrete else rng.standard_normal
+        noise = draw(size=(T, S * N, action_dim)).astype(np.float32)
+        packed = act(policy_leaves, state.obs, noise[0].reshape(S, N, action_dim))
         bstates, shape = state.env_state, (S, N)
-        fetched = jax.device_get((state.obs, action, log_prob))
+        packed_in = np.zeros((S * N, 2 * obs_size + 2 + action_dim), np.float32)
         for t in range(T):
             # One host sync per step: everything the last jitted call produced comes back in one
-            # device_get (the actions the environments need now, and what the rollout stores).
-            obs_buf[t], act_buf[t], logp_buf[t] = fetched
-            a = act_buf[t].reshape(S * N, *act_shape)
+            # packed device->host copy (the actions the environments need now, and what the rollout stores).
+            obs, final, scaled, action, log_prob = unpack_out(np.asarray(packed))
+            if t > 0:
+                rew_buf[t - 1], next_buf[t - 1] = scaled, final
+            obs_buf[t], act_buf[t], logp_buf[t] = obs, action, log_prob
+            a = action.reshape(S * N, *act_shape)
             raw_next, reward, terminated, truncated, info = venv.step(a if discrete else np.clip(a, low, high))
             done = np.logical_or(terminated, truncated)
-            raw_final = _final_observations(raw_next, done, info)
+            packed_in[:, :obs_size] = raw_next.reshape(S * N, obs_size)
+            packed_in[:, obs_size : 2 * obs_size] = _final_observations(raw_next, done, info).reshape(S * N, obs_size)
+            packed_in[:, 2 * obs_size], packed_in[:, 2 * obs_size + 1] = reward, done
+            if t + 1 < T:  # the last call's action is not taken: the next rollout draws afresh
+                packed_in[:, 2 * obs_size + 2 :] = noise[t + 1]
             host["ep_return"] += reward
             host["ep_length"] += 1
             if done.any():
@@ -228,18 +275,12 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
                 lengths.extend(host["ep_length"][done].tolist())
                 host["ep_return"][done] = 0.0
                 host["ep_length"][done] = 0
-            bstates, obs, final, scaled, action, log_prob, keys = observe_and_act(
-                policy_leaves,
-                bstates,
-                raw_next.astype(np.float32).reshape(*shape, *obs_shape),
-                raw_final.astype(np.float32).reshape(*shape, *obs_shape),
-                reward.astype(np.float32).reshape(shape),
-                done.reshape(shape),
-                keys,
-            )
-            rew_buf[t], next_buf[t], *fetched = jax.device_get((scaled, final, obs, action, log_prob))
+            bstates, packed = observe_and_act(policy_leaves, bstates, packed_in.reshape(*shape, -1))
             term_buf[t] = terminated.reshape(shape)
             trunc_buf[t] = np.logical_and(truncated, ~terminated).reshape(shape)
+        obs, final, scaled, _, _ = unpack_out(np.asarray(packed))
+        rew_buf[T - 1], next_buf[T - 1] = scaled, final
+        obs, keys = jnp.asarray(obs), state.key
         # Leading axis = seeds for the vmapped update: (S, T, N, ...)
         buffers = (obs_buf, act_buf, logp_buf, rew_buf, term_buf, trunc_buf, next_buf)
         traj = Transition(*(jnp.asarray(np.swapaxes(b, 0, 1)) for b in buffers))

@@ -15,6 +15,7 @@ import dataclasses
 import difflib
 from typing import Any
 
+from seuseuro.envs import import_gymnax
 from seuseuro.errors import UserError
 
 GYMNASIUM_PREFIX = "gymnasium:"
@@ -67,9 +68,7 @@ def _own_envs() -> dict[str, tuple[str, Any]]:
 
 
 def gymnax_ids() -> list[str]:
-    import gymnax
-
-    return list(gymnax.registered_envs)
+    return list(import_gymnax().registered_envs)
 
 
 def own_ids() -> list[str]:
@@ -91,6 +90,7 @@ def make(env_id: str, **env_kwargs) -> Any:
     forced_jax = env_id.startswith(GYMNAX_PREFIX)
     bare = env_id[len(GYMNAX_PREFIX) :] if forced_jax else env_id
 
+    import_gymnax()  # first: the own envs import gymnax too
     own = _own_envs()
     if bare in own:
         family, cls = own[bare]
@@ -99,9 +99,7 @@ def make(env_id: str, **env_kwargs) -> Any:
     if bare in NEEDS_DOWNLOAD:
         raise UserError(f"{bare} is not available offline: {NEEDS_DOWNLOAD[bare]}; choose another environment")
     if bare in gymnax_ids():
-        import gymnax
-
-        env, params = gymnax.make(bare, **env_kwargs)
+        env, params = import_gymnax().make(bare, **env_kwargs)
         return JaxEnv(bare, env, params, "gymnax")
     if not forced_jax and bare in gymnasium_ids():
         return _make_gymnasium(bare, **env_kwargs)

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import functools
 
-from seuseuro.envs.scene3d.scene import SceneConfig
-from seuseuro.envs.scene3d.tasks import ObjectNavEnv
+from seuseuro.envs import import_gymnax
+
+import_gymnax()  # before the environments below import gymnax: see seuseuro.envs
+
+from seuseuro.envs.scene3d.scene import SceneConfig  # noqa: E402
+from seuseuro.envs.scene3d.tasks import ObjectNavEnv  # noqa: E402
 
 SMALL_ROOM = SceneConfig(max_objects=4, min_objects=2, half_extent=2.0)
 
