@@ -116,3 +116,28 @@ def test_tuned_config_applies_overrides():
     config = ppo.tuned_config("Pendulum-v1", total_steps=123_456)
     assert config.total_steps == 123_456 and config.gamma == ppo.TUNED["Pendulum-v1"]["gamma"]
     assert ppo.tuned_config("gymnasium:HalfCheetah-v5").normalize_rewards
+
+
+def test_ppo_loss_with_a_mask_equals_the_loss_of_the_valid_samples():
+    """The bridge's reset steps (Transition.valid = 0) must not count in any average."""
+    config = ppo.Config(hidden_sizes=(8,))
+    policy = ppo.ActorCritic(jax.random.PRNGKey(0), (3,), 2, True, config)
+    k = jax.random.split(jax.random.PRNGKey(1), 5)
+    n = 6
+    batch = (
+        jax.random.normal(k[0], (n, 3)),
+        jax.random.randint(k[1], (n,), 0, 2),
+        -0.7 + 0.1 * jax.random.normal(k[2], (n,)),
+        jnp.zeros(n),
+        jax.random.normal(k[3], (n,)),
+        jax.random.normal(k[4], (n,)),
+    )
+    mask = jnp.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    keep = np.flatnonzero(np.asarray(mask))
+    masked_total, masked_stats = ppo.ppo_loss(policy, (*batch, mask), 0.2, config)
+    subset_total, subset_stats = ppo.ppo_loss(policy, tuple(x[keep] for x in batch), 0.2, config)
+    assert float(masked_total) == pytest.approx(float(subset_total), rel=1e-5)
+    for name in subset_stats:
+        assert float(masked_stats[name]) == pytest.approx(float(subset_stats[name]), rel=1e-5, abs=1e-7), name
+    unmasked_total, _ = ppo.ppo_loss(policy, batch, 0.2, config)
+    assert float(unmasked_total) != pytest.approx(float(subset_total), rel=1e-3)  # the mask did something

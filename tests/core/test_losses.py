@@ -90,3 +90,26 @@ def test_gumbel_max_draws_follow_the_softmax():
     gumbel = jax.random.gumbel(jax.random.PRNGKey(0), (20_000, 3))
     counts = np.bincount(np.asarray(D.categorical_sample_from_gumbel(logits, gumbel)), minlength=3) / 20_000
     np.testing.assert_allclose(counts, [0.2, 0.3, 0.5], atol=0.015)
+
+
+def test_masked_losses_equal_the_losses_of_the_masked_in_samples():
+    from seuseuro.core.losses import masked_mean
+
+    mask = jnp.array([1.0, 0.0, 1.0])
+    assert float(masked_mean(jnp.array([1.0, 100.0, 3.0]), mask)) == pytest.approx(2.0)
+    assert float(masked_mean(jnp.array([1.0, 2.0]), jnp.zeros(2))) == 0.0  # nothing masked in
+    keep = np.array([0, 2])
+    adv = jnp.array([1.0, 50.0, 3.0])
+    np.testing.assert_allclose(normalize_advantages(adv, mask=mask)[keep], normalize_advantages(adv[keep]), rtol=1e-6)
+    log_ratio = jnp.log(RATIO)
+    assert float(clipped_surrogate_loss(log_ratio, ADV, 0.2, mask)) == pytest.approx(
+        float(clipped_surrogate_loss(log_ratio[keep], ADV[keep], 0.2)), rel=1e-6
+    )
+    v, old, target = jnp.array([1.0, 9.0, 2.0]), jnp.array([0.5, 0.0, 2.5]), jnp.array([2.0, -9.0, 1.0])
+    for clip in (None, 0.2):
+        assert float(value_loss(v, old, target, clip, mask)) == pytest.approx(
+            float(value_loss(v[keep], old[keep], target[keep], clip)), rel=1e-6
+        )
+    assert float(approx_kl(log_ratio, mask)) == pytest.approx(float(approx_kl(log_ratio[keep])), rel=1e-6)
+    # 0.5 and 1.5 both leave [0.8, 1.2]; the 1.0 is masked out
+    assert float(clip_fraction(log_ratio, 0.2, mask)) == pytest.approx(1.0)

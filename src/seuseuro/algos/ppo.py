@@ -36,6 +36,7 @@ from seuseuro.core.losses import (
     approx_kl,
     clip_fraction,
     clipped_surrogate_loss,
+    masked_mean,
     normalize_advantages,
     value_loss,
 )
@@ -305,21 +306,23 @@ def make_optimizer(config: Config) -> optax.GradientTransformation:
 
 
 def ppo_loss(policy, batch, clip_eps, config: Config):
-    obs, action, old_log_prob, old_value, advantage, target = batch
+    """PPO's loss on a minibatch ``(obs, action, old_log_prob, old_value, advantage, target[, mask])``."""
+    obs, action, old_log_prob, old_value, advantage, target, *rest = batch
+    mask = rest[0] if rest else None  # Transition.valid: averages skip the reset steps
     log_prob, entropy, value = evaluate_actions(policy, obs, action)
     log_ratio = log_prob - old_log_prob
     if config.normalize_advantages:
-        advantage = normalize_advantages(advantage)
-    pg_loss = clipped_surrogate_loss(log_ratio, advantage, clip_eps)
-    v_loss = value_loss(value, old_value, target, clip_eps if config.clip_value_loss else None)
-    entropy = entropy.mean()
+        advantage = normalize_advantages(advantage, mask=mask)
+    pg_loss = clipped_surrogate_loss(log_ratio, advantage, clip_eps, mask)
+    v_loss = value_loss(value, old_value, target, clip_eps if config.clip_value_loss else None, mask)
+    entropy = masked_mean(entropy, mask)
     total = pg_loss + config.vf_coef * v_loss - config.ent_coef * entropy
     stats = {
         "train/policy_loss": pg_loss,
         "train/value_loss": v_loss,
         "train/entropy": entropy,
-        "train/approx_kl": approx_kl(log_ratio),
-        "train/clip_fraction": clip_fraction(log_ratio, clip_eps),
+        "train/approx_kl": approx_kl(log_ratio, mask),
+        "train/clip_fraction": clip_fraction(log_ratio, clip_eps, mask),
     }
     return total, stats
 
@@ -333,10 +336,10 @@ def ppo_update(policy, opt_state, traj: Transition, key, update_step, tx, config
     )
     progress_left = 1.0 - update_step / config.num_updates  # SB3's progress_remaining
     clip_eps = config.clip_eps * progress_left if config.anneal_clip else config.clip_eps
-    flat = jax.tree.map(
-        lambda x: x.reshape((config.batch_size, *x.shape[2:])),
-        (traj.obs, traj.action, traj.log_prob, value, advantage, target),
-    )
+    columns = (traj.obs, traj.action, traj.log_prob, value, advantage, target)
+    if traj.valid is not None:
+        columns += (traj.valid.astype(jnp.float32),)
+    flat = jax.tree.map(lambda x: x.reshape((config.batch_size, *x.shape[2:])), columns)
     grad_fn = eqx.filter_value_and_grad(ppo_loss, has_aux=True)
 
     def minibatch_step(carry, batch):
@@ -368,8 +371,10 @@ def ppo_update(policy, opt_state, traj: Transition, key, update_step, tx, config
     )
     metrics = jax.tree.map(jnp.mean, stats)
     metrics["train/clip_eps"] = jnp.asarray(clip_eps, jnp.float32)
-    var_target = jnp.var(target)
-    metrics["train/explained_variance"] = jnp.where(var_target > 0, 1.0 - jnp.var(target - value) / var_target, 0.0)
+    mask = None if traj.valid is None else traj.valid.astype(jnp.float32)
+    var = lambda x: masked_mean((x - masked_mean(x, mask)) ** 2, mask)  # noqa: E731
+    var_target = var(target)
+    metrics["train/explained_variance"] = jnp.where(var_target > 0, 1.0 - var(target - value) / var_target, 0.0)
     return eqx.combine(params, static), opt_state, metrics
 
 

@@ -11,9 +11,22 @@ import jax
 import jax.numpy as jnp
 
 
-def normalize_advantages(adv: jax.Array, eps: float = 1e-8) -> jax.Array:
-    """Zero mean, unit std over the (mini)batch ("37 details", detail 7)."""
-    return (adv - adv.mean()) / (adv.std() + eps)
+def masked_mean(x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """Mean of ``x``, or its mean over the elements where ``mask`` is 1 (0 if there are none).
+
+    Masks mark samples that are not real transitions, e.g. the step in which a Gymnasium vector
+    env with next-step auto-reset resets a finished copy (envs/gym_bridge.py).
+    """
+    if mask is None:
+        return x.mean()
+    return (x * mask).sum() / jnp.maximum(mask.sum(), 1.0)
+
+
+def normalize_advantages(adv: jax.Array, eps: float = 1e-8, mask: jax.Array | None = None) -> jax.Array:
+    """Zero mean, unit std over the (mini)batch ("37 details", detail 7), over the masked-in samples."""
+    mean = masked_mean(adv, mask)
+    std = jnp.sqrt(masked_mean((adv - mean) ** 2, mask))
+    return (adv - mean) / (std + eps)
 
 
 def clipped_surrogate_objective(
@@ -29,25 +42,29 @@ def clipped_surrogate_objective(
     return jnp.minimum(ratio * advantage, clipped * advantage)
 
 
-def clipped_surrogate_loss(log_ratio: jax.Array, advantage: jax.Array, clip_eps: float) -> jax.Array:
+def clipped_surrogate_loss(
+    log_ratio: jax.Array, advantage: jax.Array, clip_eps: float, mask: jax.Array | None = None
+) -> jax.Array:
     """PPO's clipped policy loss, mean over the batch (Schulman et al. 2017, eq. 7), negated."""
-    return -clipped_surrogate_objective(jnp.exp(log_ratio), advantage, clip_eps).mean()
+    return -masked_mean(clipped_surrogate_objective(jnp.exp(log_ratio), advantage, clip_eps), mask)
 
 
-def clip_fraction(log_ratio: jax.Array, clip_eps: float) -> jax.Array:
+def clip_fraction(log_ratio: jax.Array, clip_eps: float, mask: jax.Array | None = None) -> jax.Array:
     """Fraction of samples whose ratio left the trust region (a health metric)."""
-    return (jnp.abs(jnp.exp(log_ratio) - 1.0) > clip_eps).astype(jnp.float32).mean()
+    return masked_mean((jnp.abs(jnp.exp(log_ratio) - 1.0) > clip_eps).astype(jnp.float32), mask)
 
 
-def approx_kl(log_ratio: jax.Array) -> jax.Array:
+def approx_kl(log_ratio: jax.Array, mask: jax.Array | None = None) -> jax.Array:
     """Low-variance estimator of KL(old || new): E[(r - 1) - log r] (Schulman 2020, "k3")."""
-    return ((jnp.exp(log_ratio) - 1.0) - log_ratio).mean()
+    return masked_mean((jnp.exp(log_ratio) - 1.0) - log_ratio, mask)
 
 
-def value_loss(value: jax.Array, old_value: jax.Array, target: jax.Array, clip_eps: float | None) -> jax.Array:
+def value_loss(
+    value: jax.Array, old_value: jax.Array, target: jax.Array, clip_eps: float | None, mask: jax.Array | None = None
+) -> jax.Array:
     """0.5 * squared error; with ``clip_eps`` the PPO2 clipped value loss ("37 details", detail 9)."""
     unclipped = (value - target) ** 2
     if clip_eps is None:
-        return 0.5 * unclipped.mean()
+        return 0.5 * masked_mean(unclipped, mask)
     clipped_value = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
-    return 0.5 * jnp.maximum(unclipped, (clipped_value - target) ** 2).mean()
+    return 0.5 * masked_mean(jnp.maximum(unclipped, (clipped_value - target) ** 2), mask)
