@@ -390,7 +390,7 @@ def plot_scaling(scaling: dict, sb3_cartpole_sps: float, path: Path) -> None:
     ax2.legend(fontsize=8)
     for ax in (ax1, ax2):
         ax.grid(True, which="both", alpha=0.3)
-    fig.text(0.01, 0.01, "128 steps per env, 4 epochs x 4 minibatches; 2-core CPU shared with other jobs",
+    fig.text(0.01, 0.01, "128 steps per env, 4 epochs x 4 minibatches; 2-core CPU, load average in ppo_vs_sb3.json",
              fontsize=7, color="gray")  # fmt: skip
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     tmp = path.with_suffix(".tmp.png")
