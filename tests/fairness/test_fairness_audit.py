@@ -61,3 +61,30 @@ def test_train_ppo_lagrangian_then_audit_the_run_dir(tmp_path):
     audit = json.loads((run_dir / "audit" / "audit.json").read_text())
     assert audit["agent"]["name"].startswith("ppo-lagrangian") and audit["steps"] == 200
     assert (run_dir / "audit" / "report.html").exists()
+    # the run can be evaluated and resumed like a PPO run (a finished run resumes to no more updates)
+    assert main(["eval", str(run_dir), "--episodes", "2"]) == 0
+    assert len(json.loads((run_dir / "eval.json").read_text())["per_seed"]) == 1
+    assert main(["train", "ppo-lagrangian", "--resume", str(run_dir), "--audit-steps", "0", "--no-progress"]) == 0
+
+
+def test_ppo_lagrangian_resumed_half_way_ends_with_the_same_parameters(tmp_path):
+    import jax
+    import numpy as np
+
+    from seuseuro.commands.evaluate import load_trained_state, rebuild_run
+    from seuseuro.driver import run_training
+    from seuseuro.runs import RunDir
+
+    argv = ["train", "ppo-lagrangian", "--total-steps", "512", "--num-envs", "4", "--num-steps", "32"]
+    argv += ["--num-epochs", "1", "--chunk-updates", "2", "--audit-steps", "0", "--no-progress", "--no-tensorboard"]
+    assert main([*argv, "--run-dir", str(tmp_path / "full")]) == 0  # 4 updates
+    full = RunDir.open(tmp_path / "full")
+    config, _, trainer = rebuild_run(full)
+    extra = {k: full.record[k] for k in ("seed", "num_seeds", "updates_per_chunk", "env_overrides")}
+    half = RunDir.create("ppo-lagrangian", full.env_id, config, path=tmp_path / "half", extra=extra)
+    run_training(trainer, half, jax.random.PRNGKey(0), progress=False, tensorboard=False, stop_after_updates=2)
+    assert main(["train", "ppo-lagrangian", "--resume", str(half.path), "--audit-steps", "0", "--no-progress"]) == 0
+    a, b = load_trained_state(full)[3], load_trained_state(RunDir.open(half.path))[3]
+    assert int(b.update_step[0]) == 4
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

@@ -34,18 +34,44 @@ class EvalArgs:
     """Also write plots/episode-seedK.gif per seed: the top-down path beside the depth view (3D-scene envs)."""
 
 
-def load_trained_state(run: RunDir):
-    """(config, env, trainer, state) of a PPO-family run, rebuilt from config.json + latest checkpoint."""
+def rebuild_run(run: RunDir):
+    """(config, env, trainer) of a PPO-family run (``ppo`` or ``ppo-lagrangian``) from its config.json
+    and run record, as its training command built them."""
     from seuseuro.algos import ppo
-    from seuseuro.driver import resume_state
-    from seuseuro.envs.registry import make
 
     record = run.record
-    config = ppo.Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in run.config_dict.items()})
+    tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}  # noqa: E731
+    fields = dict(run.config_dict)
+    chunking = dict(num_seeds=record["num_seeds"], updates_per_chunk=record["updates_per_chunk"])
+    if run.algo == "ppo-lagrangian":
+        from seuseuro.algos import ppo_lagrangian
+        from seuseuro.fairness.commands import make_env
+
+        try:
+            config = ppo_lagrangian.Config(ppo=ppo.Config(**tuples(fields.pop("ppo"))), **fields)
+        except (KeyError, TypeError) as err:
+            raise UserError(f"{run.path}/config.json is not a PPO-Lagrangian config ({err})") from None
+        env = make_env(run.env_id, record.get("env_overrides", {}))
+        return config, env, ppo_lagrangian.make_train(config, env, **chunking)
+    if run.algo != "ppo":
+        raise UserError(f"{run.path} is a {run.algo} run; this command handles PPO-family runs")
+    from seuseuro.envs.registry import make
+
+    try:
+        config = ppo.Config(**tuples(fields))
+    except TypeError as err:
+        raise UserError(f"{run.path}/config.json is not a PPO config ({err})") from None
     env = make(run.env_id)
-    trainer = ppo.make_train(config, env, num_seeds=record["num_seeds"], updates_per_chunk=record["updates_per_chunk"])
+    return config, env, ppo.make_train(config, env, **chunking)
+
+
+def load_trained_state(run: RunDir):
+    """(config, env, trainer, state) of a PPO-family run, rebuilt from config.json + latest checkpoint."""
+    from seuseuro.driver import resume_state
+
+    config, env, trainer = rebuild_run(run)
     if not run.latest_checkpoint.exists():
-        raise UserError(f"{run.path} has no checkpoint to evaluate; train it first (seuseuro train ppo ...)")
+        raise UserError(f"{run.path} has no checkpoint to evaluate; train it first (seuseuro train {run.algo} ...)")
     state, _ = resume_state(trainer, run)
     return config, env, trainer, state
 
@@ -55,7 +81,6 @@ def evaluate_run(run: RunDir, episodes: int = 20, deterministic: bool = True, se
     import jax
 
     from seuseuro.algos import ppo
-    from seuseuro.envs.registry import make
 
     if episodes < 1:
         raise UserError("--episodes must be >= 1")
@@ -64,11 +89,12 @@ def evaluate_run(run: RunDir, episodes: int = 20, deterministic: bool = True, se
     if state is None:
         _, env, trainer, state = load_trained_state(run)
     else:
-        env = make(run.env_id)
+        env = rebuild_run(run)[1]
     num_seeds = jax.tree.leaves(state.update_step)[0].shape[0]
     per_seed = []
     for s in range(num_seeds):
         policy = jax.tree.map(lambda x, s=s: x[s], state.policy)
+        policy = getattr(policy, "actor_critic", policy)  # PPO-Lagrangian wraps PPO's actor-critic
         env_state = jax.tree.map(lambda x, s=s: x[s], state.env_state)
         key = jax.random.PRNGKey(seed + s)
         if getattr(env, "is_jax_native", False):
@@ -134,6 +160,7 @@ def write_videos(run: RunDir, deterministic: bool, seed: int, loaded=None) -> li
     paths = []
     for s in range(jax.tree.leaves(state.update_step)[0].shape[0]):
         policy = jax.tree.map(lambda x, s=s: x[s], state.policy)
+        policy = getattr(policy, "actor_critic", policy)  # PPO-Lagrangian wraps PPO's actor-critic
         norm = find_wrapper_state(jax.tree.map(lambda x, s=s: x[s], state.env_state), NormalizeObsState)
 
         def act(obs, key, policy=policy, norm=norm):

@@ -145,6 +145,8 @@ class TrainPPOLagrangianArgs:
     """Where to write the run (default: runs/ppo-lagrangian-ENV-TIME)."""
     runs_root: Path = Path("runs")
     """Parent directory of new runs."""
+    resume: Path | None = None
+    """Continue the run in this directory from its latest checkpoint (its own config, seeds and env settings)."""
     chunk_updates: int = 0
     """Updates per compiled chunk between progress/log/checkpoint points (0 = about 1/20 of training)."""
     audit_steps: int = 2000
@@ -186,23 +188,41 @@ def run_train_ppo_lagrangian(args: TrainPPOLagrangianArgs) -> int:
     console = Console(stderr=True)
     if args.num_seeds < 1 or args.horizon < 1:
         raise UserError("--num-seeds and --horizon must be >= 1")
-    config: pl.Config = args.algo
-    overrides = env_overrides(args.env, args.horizon, args.observe_group_stats)
-    env = make_env(args.env, overrides)
-    chunk = updates_per_chunk(args.chunk_updates, config.num_updates)
-    trainer = pl.make_train(config, env, num_seeds=args.num_seeds, updates_per_chunk=chunk)
-    extra = {"seed": args.seed, "num_seeds": args.num_seeds, "updates_per_chunk": chunk, "env_overrides": overrides}
-    run = RunDir.create("ppo-lagrangian", args.env, config, root=args.runs_root, path=args.run_dir, extra=extra)
+    if args.resume is not None:
+        from seuseuro.commands.evaluate import rebuild_run
+
+        run = RunDir.open(args.resume)
+        if run.algo != "ppo-lagrangian":
+            raise UserError(f"{args.resume} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
+        if not run.latest_checkpoint.exists():
+            raise UserError(f"{args.resume} has no checkpoint yet; start it again without --resume")
+        _, _, trainer = rebuild_run(run)
+        seed, num_seeds, env_id = run.record["seed"], run.record["num_seeds"], run.env_id
+    else:
+        config: pl.Config = args.algo
+        overrides = env_overrides(args.env, args.horizon, args.observe_group_stats)
+        env = make_env(args.env, overrides)
+        chunk = updates_per_chunk(args.chunk_updates, config.num_updates)
+        trainer = pl.make_train(config, env, num_seeds=args.num_seeds, updates_per_chunk=chunk)
+        seed, num_seeds, env_id = args.seed, args.num_seeds, args.env
+        extra = {"seed": seed, "num_seeds": num_seeds, "updates_per_chunk": chunk, "env_overrides": overrides}
+        run = RunDir.create("ppo-lagrangian", env_id, config, root=args.runs_root, path=args.run_dir, extra=extra)
     console.print(f"[bold]run directory[/bold] {run.path}")
     result = run_training(
-        trainer, run, jax.random.PRNGKey(args.seed), progress=args.progress, tensorboard=args.tensorboard
+        trainer,
+        run,
+        jax.random.PRNGKey(seed),
+        resume=args.resume is not None,
+        progress=args.progress,
+        tensorboard=args.tensorboard,
     )
     if result.interrupted:
-        console.print(f"stopped after {result.updates_done} updates; checkpoint written in {run.path}")
+        console.print(f"stopped after {result.updates_done} updates; checkpoint written. Resume with:")
+        console.print(f"  seuseuro train ppo-lagrangian --resume {run.path}")
         return 130
     console.print(
-        f"trained {result.updates_done * trainer.steps_per_update:,} steps x {args.num_seeds} seed(s) in {result.seconds:.1f} s"
+        f"trained {result.updates_done * trainer.steps_per_update:,} steps x {num_seeds} seed(s) in {result.seconds:.1f} s"
     )
-    if args.audit_steps > 0 and args.env.startswith("Lending"):
+    if args.audit_steps > 0 and env_id.startswith("Lending"):
         return run_audit(AuditArgs(run_dir=run.path, steps=args.audit_steps, seeds=4))
     return 0

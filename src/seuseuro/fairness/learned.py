@@ -51,12 +51,9 @@ def load_run_policy(run_dir: str | Path, seed_index: int = 0) -> tuple[LendingPo
         )
     if not run.latest_checkpoint.exists():
         raise UserError(f"{run.path} has no checkpoint; train it first, then audit it")
-    if run.algo == "ppo":
-        from seuseuro.commands.evaluate import load_trained_state
+    from seuseuro.commands.evaluate import load_trained_state
 
-        _, env, _, state = load_trained_state(run)
-    else:
-        env, state = _load_lagrangian(run)
+    _, env, _, state = load_trained_state(run)
     num_seeds = jax.tree.leaves(state.update_step)[0].shape[0]
     if not 0 <= seed_index < num_seeds:
         raise UserError(f"seed index {seed_index} is out of range: the run has {num_seeds} seed(s)")
@@ -71,24 +68,3 @@ def load_run_policy(run_dir: str | Path, seed_index: int = 0) -> tuple[LendingPo
         "source": str(run.path),
     }
     return policy, env.params, description
-
-
-def _load_lagrangian(run: RunDir):
-    """(env with the run's parameter overrides, trained state) of a PPO-Lagrangian run."""
-    from seuseuro.algos import ppo, ppo_lagrangian
-    from seuseuro.driver import resume_state
-    from seuseuro.fairness.commands import make_env
-
-    record = run.record
-    tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-    fields = dict(run.config_dict)
-    try:
-        config = ppo_lagrangian.Config(ppo=ppo.Config(**tuples(fields.pop("ppo"))), **fields)
-    except (KeyError, TypeError) as err:
-        raise UserError(f"{run.path}/config.json is not a PPO-Lagrangian config ({err})") from None
-    env = make_env(run.env_id, record.get("env_overrides", {}))
-    trainer = ppo_lagrangian.make_train(
-        config, env, num_seeds=record["num_seeds"], updates_per_chunk=record["updates_per_chunk"]
-    )
-    state, _ = resume_state(trainer, run)
-    return env, state
