@@ -109,26 +109,29 @@ def test_corrupt_checkpoint(capsys, tmp_path, trained_run):
 # --- the host driver: stop and resume ------------------------------------------------------------
 
 
-def _driver_setup(tmp_path, name):
+def _driver_setup(tmp_path, name, env_id="CartPole-v1"):
     from seuseuro.algos import ppo
     from seuseuro.envs.registry import make
     from seuseuro.runs import RunDir
 
     config = ppo.Config(total_steps=6 * 128, num_envs=4, num_steps=32, num_epochs=2, hidden_sizes=(16,))
-    trainer = ppo.make_train(config, make("CartPole-v1"), num_seeds=1, updates_per_chunk=2)
-    run = RunDir.create("ppo", "CartPole-v1", config, path=tmp_path / name)
+    trainer = ppo.make_train(config, make(env_id), num_seeds=1, updates_per_chunk=2)
+    run = RunDir.create("ppo", env_id, config, path=tmp_path / name)
     return trainer, run
 
 
-def test_resumed_run_ends_with_the_same_parameters(tmp_path):
+# The bridge resumes exactly too when its host environments pickle (CartPole's numpy vector env).
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "gymnasium:CartPole-v1"])
+def test_resumed_run_ends_with_the_same_parameters(tmp_path, env_id):
     from seuseuro.core.logging import read_metrics_csv
     from seuseuro.driver import run_training
 
-    trainer, run_a = _driver_setup(tmp_path, "a")
+    trainer, run_a = _driver_setup(tmp_path, "a", env_id)
     full = run_training(trainer, run_a, jax.random.PRNGKey(0), progress=False, tensorboard=False)
-    _, run_b = _driver_setup(tmp_path, "b")
+    trainer, run_b = _driver_setup(tmp_path, "b", env_id)  # a fresh trainer: nothing carried over in memory
     half = run_training(trainer, run_b, jax.random.PRNGKey(0), progress=False, tensorboard=False, stop_after_updates=2)
     assert half.updates_done == 2
+    trainer, _ = _driver_setup(tmp_path, "unused", env_id)  # as a new process would
     rest = run_training(trainer, run_b, jax.random.PRNGKey(99), resume=True, progress=False, tensorboard=False)
     assert rest.updates_done == 6
     for x, y in zip(jax.tree.leaves(full.state), jax.tree.leaves(rest.state), strict=True):

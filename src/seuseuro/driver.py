@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import pickle
 import signal
 import threading
 import time
@@ -29,7 +30,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from seuseuro.core.checkpoint import load_checkpoint, save_checkpoint
+from seuseuro.core.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from seuseuro.core.logging import MetricsLogger
 from seuseuro.runs import RunDir
 
@@ -105,11 +106,38 @@ def checkpoint_meta(run: RunDir, updates_done: int, trainer) -> dict:
     }
 
 
+HOST_STATE_FILE = "host_state.pkl"
+
+
 def resume_state(trainer, run: RunDir) -> tuple[Any, int]:
-    """Load ``checkpoints/latest.npz`` into the trainer's state structure; returns (state, updates_done)."""
+    """Load ``checkpoints/latest.npz`` into the trainer's state structure; returns (state, updates_done).
+
+    A trainer with host state (the Gymnasium bridge) gets it back from ``host_state.pkl`` when that
+    file was written with the same checkpoint; otherwise its host environments start afresh.
+    """
     template = trainer.state_template()
     state, meta = load_checkpoint(run.latest_checkpoint, template)
-    return state, int(meta["updates_done"])
+    done = int(meta["updates_done"])
+    host_file = run.latest_checkpoint.parent / HOST_STATE_FILE
+    if getattr(trainer, "restore_host_state", None) is not None and host_file.exists():
+        try:
+            saved = pickle.loads(host_file.read_bytes())
+        except Exception:  # unreadable (another gymnasium version, a truncated copy): start fresh episodes
+            saved = None
+        if isinstance(saved, dict) and saved.get("updates_done") == done:
+            trainer.restore_host_state(saved["state"])
+    return state, done
+
+
+def save_host_state(trainer, run: RunDir, done: int) -> None:
+    """Pickle the trainer's host state (if any, and if it pickles) beside the checkpoint, atomically."""
+    if getattr(trainer, "host_state", None) is None:
+        return
+    host = trainer.host_state()
+    if host is not None:
+        path = run.latest_checkpoint.parent / HOST_STATE_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, pickle.dumps({"updates_done": done, "state": host}))
 
 
 def _row_metrics(metrics: dict[str, np.ndarray], u: int, num_seeds: int) -> dict[str, float]:
@@ -203,6 +231,7 @@ def run_training(
                 on_chunk(done, row)
             reached = stop_at_return is not None and chunk_return >= stop_at_return
             if chunks % checkpoint_every == 0 or done >= target or stop.requested or reached:
+                save_host_state(trainer, run, done)  # first: resume_state matches it to the checkpoint
                 save_checkpoint(run.latest_checkpoint, state, checkpoint_meta(run, done, trainer))
             if stop.requested:
                 interrupted = True

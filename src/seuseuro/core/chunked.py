@@ -32,6 +32,10 @@ class Trainer:
     init: Callable  # (keys (S,)) -> state
     run_chunk: Callable  # (state, n_active: int) -> (state, metrics {name: (S, updates_per_chunk)})
     state_template: Callable  # () -> abstract state (shapes only), for loading checkpoints
+    # State kept outside JAX (the Gymnasium bridge's host environments), checkpointed beside the
+    # TrainState when it can be pickled: () -> picklable object or None; and object -> None.
+    host_state: Callable[[], Any] | None = None
+    restore_host_state: Callable[[Any], None] | None = None
 
     @property
     def num_updates(self) -> int:

@@ -13,15 +13,17 @@ per-step cost anchors.md says dominates. The rollout is then handed, as the same
 contract, to ``algos.ppo.ppo_update``, vmapped over seeds. Seeds share one vector env of
 ``num_seeds * num_envs`` copies.
 
-Simplifications: the host environments are not checkpointed, so a resumed bridge run continues
-with the same parameters, optimizer and normalizer statistics but starts fresh episodes (exact
-resume holds for JAX-native environments).
+Resume: the host environments are pickled beside each checkpoint (``checkpoints/host_state.pkl``)
+when they can be — Gymnasium's batched implementations can, so a resumed CartPole run ends exactly
+as an uninterrupted one (tested); a SyncVectorEnv cannot (it holds a generator), so a resumed
+MuJoCo run continues with the same parameters, optimizer and normalizer but fresh episodes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import pickle
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -349,7 +351,22 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         stacked = {k: np.stack([r[k] for r in rows], axis=1) for k in rows[0]} if rows else {}
         return state, stacked
 
-    return Trainer(config, S, updates_per_chunk, init, run_chunk, template)
+    def host_state():
+        """The vector env and its episode bookkeeping, or None if the env does not pickle (e.g. a
+        SyncVectorEnv: Gymnasium keeps a generator in it); then a resumed run starts fresh episodes."""
+        if host["venv"] is None:
+            return None
+        saved = {k: host[k] for k in ("venv", "ep_return", "ep_length", "next_step", "prev_done")}
+        try:
+            pickle.dumps(saved)
+        except Exception:
+            return None
+        return saved
+
+    def restore_host_state(saved) -> None:
+        host.update(saved)
+
+    return Trainer(config, S, updates_per_chunk, init, run_chunk, template, host_state, restore_host_state)
 
 
 def evaluate_bridge(
