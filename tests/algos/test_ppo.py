@@ -35,6 +35,7 @@ def _train(env_id, config=TINY, seeds=1, chunk=2, updates=None):
         ("CartPole-v1", TINY),  # classic control, discrete
         ("Pendulum-v1", dataclasses.replace(TINY, normalize_observations=True, normalize_rewards=True)),  # Box
         ("Breakout-MinAtar", TINY),  # MinAtar: image observations, flattened
+        ("Breakout-MinAtar", dataclasses.replace(TINY, torso="cnn")),  # ... or through 3x3 convolutions
         ("Catch-bsuite", TINY),  # bsuite
         ("gymnasium:CartPole-v1", TINY),  # the Gymnasium bridge
         ("HalfCheetah-v5", dataclasses.replace(TINY, normalize_observations=True, normalize_rewards=True)),  # MuJoCo
@@ -141,3 +142,10 @@ def test_ppo_loss_with_a_mask_equals_the_loss_of_the_valid_samples():
         assert float(masked_stats[name]) == pytest.approx(float(subset_stats[name]), rel=1e-5, abs=1e-7), name
     unmasked_total, _ = ppo.ppo_loss(policy, batch, 0.2, config)
     assert float(unmasked_total) != pytest.approx(float(subset_total), rel=1e-3)  # the mask did something
+
+
+def test_cnn_torso_needs_image_observations():
+    with pytest.raises(UserError, match="--torso cnn reads"):
+        ppo.make_train(dataclasses.replace(TINY, torso="cnn"), make("CartPole-v1"))
+    with pytest.raises(UserError, match="--cnn-channels"):
+        dataclasses.replace(TINY, cnn_channels=())

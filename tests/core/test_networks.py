@@ -34,3 +34,19 @@ def test_mlp_gains_and_zero_biases():
     head = np.asarray(mlp.layers[-1].weight)  # (2, 64): rows orthonormal times 0.01
     np.testing.assert_allclose(head @ head.T, 1e-4 * np.eye(2), atol=1e-9)
     assert mlp(jnp.ones(4)).shape == (2,)
+
+
+def test_conv_torso_by_hand_and_its_feature_size():
+    import equinox as eqx
+
+    from seuseuro.core.networks import ConvTorso, conv_torso
+
+    torso = ConvTorso(jax.random.PRNGKey(0), in_channels=1, channels=(1,))
+    torso = eqx.tree_at(lambda t: (t.kernels, t.biases), torso, ((jnp.ones((1, 1, 3, 3)),), (jnp.array([-40.0]),)))
+    image = jnp.arange(16.0).reshape(4, 4, 1)  # 3x3 windows at the 4 valid positions sum to 45, 54, 81, 90
+    np.testing.assert_allclose(torso(image), [5.0, 14.0, 41.0, 50.0])  # minus the bias 40, ReLU
+    factory = conv_torso((10, 10, 4), (16,))  # MinAtar: 10x10 frames
+    module, features = factory(jax.random.PRNGKey(1))
+    assert features == 8 * 8 * 16 == module(jnp.zeros((10, 10, 4))).shape[0]
+    kernel = np.asarray(module.kernels[0]).reshape(16, -1)  # orthogonal rows over the fan-in, gain sqrt(2)
+    np.testing.assert_allclose(kernel @ kernel.T, 2.0 * np.eye(16), atol=1e-5)

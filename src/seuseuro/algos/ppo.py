@@ -40,7 +40,7 @@ from seuseuro.core.losses import (
     normalize_advantages,
     value_loss,
 )
-from seuseuro.core.networks import MLP, Flatten, split_key
+from seuseuro.core.networks import MLP, Flatten, conv_torso, split_key
 from seuseuro.core.normalization import normalize
 from seuseuro.core.returns import compute_gae
 from seuseuro.core.types import EpisodeInfo, Transition
@@ -100,10 +100,12 @@ class Config:
     """Hidden layer widths of the actor and of the critic MLP."""
     activation: Literal["tanh", "relu"] = "tanh"
     """Hidden activation."""
-    torso: Literal["flatten", "pointnet"] = "flatten"
-    """Observation encoder before the actor and critic MLPs: flatten, or a PointNet over (points, features) observations (3D-scene envs)."""
+    torso: Literal["flatten", "cnn", "pointnet"] = "flatten"
+    """Observation encoder before the actor and critic MLPs: flatten; cnn, 3x3 convolutions over (height, width, channels) images (MinAtar; with --hidden-sizes 128 the MinAtar paper's network); or a PointNet over (points, features) observations (3D-scene envs)."""
     torso_widths: tuple[int, ...] = (32, 64)
     """Widths of the PointNet torso's shared per-point layers."""
+    cnn_channels: tuple[int, ...] = (16,)
+    """Filters of each 3x3 convolution of the cnn torso (MinAtar paper: 16)."""
     normalize_observations: bool = False
     """Running mean/std observation normalization with clipping at 10 (MuJoCo: on)."""
     normalize_rewards: bool = False
@@ -133,6 +135,8 @@ class Config:
                 f"--total-steps {self.total_steps} is less than one rollout ({self.batch_size} = "
                 "num_envs * num_steps); raise --total-steps or lower --num-envs / --num-steps"
             )
+        if not self.cnn_channels or min(self.cnn_channels) < 1:
+            raise UserError("--cnn-channels needs at least one positive filter count, e.g. --cnn-channels 16")
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
             raise UserError("--hidden-sizes needs at least one positive width, e.g. --hidden-sizes 64 64")
 
@@ -263,6 +267,14 @@ def make_torso_factory(config: Config, obs_shape: tuple[int, ...]):
     """The torso named by ``config.torso`` (None = flatten)."""
     if config.torso == "flatten":
         return None
+    if config.torso == "cnn":
+        smallest = 2 * len(config.cnn_channels) + 1
+        if len(obs_shape) != 3 or min(obs_shape[:2]) < smallest:
+            raise UserError(
+                f"--torso cnn reads (height, width, channels) images of at least {smallest}x{smallest}; "
+                f"this env's observations are {obs_shape}"
+            )
+        return conv_torso(obs_shape, config.cnn_channels)
     if len(obs_shape) != 2:
         raise UserError(f"--torso pointnet reads (points, features) observations; this env's are {obs_shape}")
     from seuseuro.perception.pointnet import pointnet_torso

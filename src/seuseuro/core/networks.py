@@ -115,3 +115,44 @@ class Flatten(eqx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return jnp.reshape(x, (-1,)).astype(jnp.float32)
+
+
+class ConvTorso(eqx.Module):
+    """Convolutions with ReLU over one ``(height, width, channels)`` image, flattened.
+
+    The default, one layer of 16 3x3 filters with stride 1 and no padding, is the network of the
+    MinAtar paper (Young & Tian 2019), which then applies a dense layer of 128 units
+    (``--hidden-sizes 128``). Kernels are orthogonal over their flattened (in x 3 x 3) fan-in with
+    gain sqrt(2), as CleanRL initializes its Atari convolutions.
+    """
+
+    kernels: tuple[jax.Array, ...]  # (out, in, k, k)
+    biases: tuple[jax.Array, ...]  # (out,)
+
+    def __init__(self, key: jax.Array, in_channels: int, channels: Sequence[int] = (16,), kernel_size: int = 3):
+        keys = split_key(key, len(channels))
+        ins = [in_channels, *channels[:-1]]
+        k = kernel_size
+        self.kernels = tuple(
+            orthogonal_matrix(kk, (o, i * k * k), HIDDEN_GAIN).reshape(o, i, k, k)
+            for kk, i, o in zip(keys, ins, channels, strict=True)
+        )
+        self.biases = tuple(jnp.zeros((o,), jnp.float32) for o in channels)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = x.astype(jnp.float32)[None]  # (1, H, W, C)
+        for kernel, bias in zip(self.kernels, self.biases, strict=True):
+            x = jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "OIHW", "NHWC"))
+            x = jax.nn.relu(x + bias)
+        return x.reshape(-1)
+
+
+def conv_torso(obs_shape: Sequence[int], channels: Sequence[int] = (16,)):
+    """A ``torso_factory`` (key -> (ConvTorso, feature size)) for image observations ``(H, W, C)``."""
+    height, width, in_channels = obs_shape
+    features = (height - 2 * len(channels)) * (width - 2 * len(channels)) * channels[-1]
+
+    def factory(key: jax.Array) -> tuple[ConvTorso, int]:
+        return ConvTorso(key, in_channels, channels), features
+
+    return factory
