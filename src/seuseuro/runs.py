@@ -4,7 +4,8 @@
 runs/<algo>-<env>-<time>/
   config.json      algorithm, environment, full config, seeds, library versions
   metrics.csv      one row per logged step (+ TensorBoard events in tb/)
-  checkpoints/     latest.npz (+ best.npz), each a whole TrainState; written atomically
+  checkpoints/     latest.npz: the whole TrainState, written atomically after every N chunks;
+                   host_state.pkl: the bridge's host environments, when they pickle
   eval.json        final evaluation
   plots/*.png
 ```
