@@ -50,3 +50,16 @@ def test_conv_torso_by_hand_and_its_feature_size():
     assert features == 8 * 8 * 16 == module(jnp.zeros((10, 10, 4))).shape[0]
     kernel = np.asarray(module.kernels[0]).reshape(16, -1)  # orthogonal rows over the fan-in, gain sqrt(2)
     np.testing.assert_allclose(kernel @ kernel.T, 2.0 * np.eye(16), atol=1e-5)
+
+
+def test_conv_torso_equals_lax_convolution():
+    """The im2col convolution against XLA's own (several channels, two layers)."""
+    from seuseuro.core.networks import ConvTorso
+
+    torso = ConvTorso(jax.random.PRNGKey(0), 3, (5, 4))
+    x = jax.random.normal(jax.random.PRNGKey(1), (9, 8, 3))
+    y = x[None]
+    for kernel, bias in zip(torso.kernels, torso.biases, strict=True):
+        y = jax.lax.conv_general_dilated(y, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "OIHW", "NHWC"))
+        y = jax.nn.relu(y + bias)
+    np.testing.assert_allclose(torso(x), y.reshape(-1), atol=1e-5)

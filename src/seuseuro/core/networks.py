@@ -140,10 +140,16 @@ class ConvTorso(eqx.Module):
         self.biases = tuple(jnp.zeros((o,), jnp.float32) for o in channels)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = x.astype(jnp.float32)[None]  # (1, H, W, C)
+        x = x.astype(jnp.float32)  # (H, W, C)
         for kernel, bias in zip(self.kernels, self.biases, strict=True):
-            x = jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "OIHW", "NHWC"))
-            x = jax.nn.relu(x + bias)
+            # im2col: the k*k shifted views side by side, then one matmul. Under vmap (over a batch,
+            # then over seeds) XLA:CPU ran lax.conv_general_dilated's gradient ~35x slower than this
+            # (PPO on Breakout-MinAtar: 1.7k vs ~60k steps/s).
+            out_c, in_c, k, _ = kernel.shape
+            h, w = x.shape[0] - k + 1, x.shape[1] - k + 1
+            patches = jnp.concatenate([x[i : i + h, j : j + w] for i in range(k) for j in range(k)], axis=-1)
+            weight = kernel.transpose(2, 3, 1, 0).reshape(k * k * in_c, out_c)  # rows ordered (i, j, c)
+            x = jax.nn.relu(patches @ weight + bias)
         return x.reshape(-1)
 
 
