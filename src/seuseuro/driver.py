@@ -109,17 +109,19 @@ def checkpoint_meta(run: RunDir, updates_done: int, trainer) -> dict:
 HOST_STATE_FILE = "host_state.pkl"
 
 
-def resume_state(trainer, run: RunDir) -> tuple[Any, int]:
+def resume_state(trainer, run: RunDir, restore_host: bool = False) -> tuple[Any, int]:
     """Load ``checkpoints/latest.npz`` into the trainer's state structure; returns (state, updates_done).
 
-    A trainer with host state (the Gymnasium bridge) gets it back from ``host_state.pkl`` when that
-    file was written with the same checkpoint; otherwise its host environments start afresh.
+    With ``restore_host`` (training resumes), a trainer with host state (the Gymnasium bridge) gets
+    it back from ``host_state.pkl`` when that file was written with the same checkpoint; otherwise
+    its host environments start afresh. The file is a pickle: resume only run directories you trust.
+    Evaluation and audits never read it.
     """
     template = trainer.state_template()
     state, meta = load_checkpoint(run.latest_checkpoint, template)
     done = int(meta["updates_done"])
     host_file = run.latest_checkpoint.parent / HOST_STATE_FILE
-    if getattr(trainer, "restore_host_state", None) is not None and host_file.exists():
+    if restore_host and getattr(trainer, "restore_host_state", None) is not None and host_file.exists():
         try:
             saved = pickle.loads(host_file.read_bytes())
         except Exception:  # unreadable (another gymnasium version, a truncated copy): start fresh episodes
@@ -175,7 +177,7 @@ def run_training(
 
     preimport_in_background(tensorboard)
     if resume and run.latest_checkpoint.exists():
-        state, done = resume_state(trainer, run)
+        state, done = resume_state(trainer, run, restore_host=True)
     else:
         state, done = trainer.init(jax.random.split(key, trainer.num_seeds)), 0
     logger = MetricsLogger.for_run(run.path, resume_step=done * trainer.steps_per_update, tensorboard=tensorboard)

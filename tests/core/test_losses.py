@@ -113,3 +113,11 @@ def test_masked_losses_equal_the_losses_of_the_masked_in_samples():
     assert float(approx_kl(log_ratio, mask)) == pytest.approx(float(approx_kl(log_ratio[keep])), rel=1e-6)
     # 0.5 and 1.5 both leave [0.8, 1.2]; the 1.0 is masked out
     assert float(clip_fraction(log_ratio, 0.2, mask)) == pytest.approx(1.0)
+
+
+def test_masked_out_nan_or_inf_does_not_reach_the_mean():
+    from seuseuro.core.losses import masked_mean
+
+    mask = jnp.array([1.0, 0.0, 1.0])
+    assert float(masked_mean(jnp.array([2.0, jnp.nan, 4.0]), mask)) == 3.0
+    assert float(masked_mean(jnp.array([2.0, jnp.inf, 4.0]), mask)) == 3.0

@@ -180,6 +180,9 @@ def lagrangian_loss(agent: LagrangianAgent, batch, multiplier, config: Config):
 
 def lagrangian_update(agent, opt_state, traj: Transition, cost, multiplier, key, tx, config: Config):
     """One update on a rollout (leaves (T, N, ...)); returns (agent, opt_state, new multiplier, metrics)."""
+    # JAX-native envs only (make_train refuses others), whose transitions are all valid; a rollout with
+    # Transition.valid would need the masks of ppo.ppo_update here too.
+    assert traj.valid is None, "PPO-Lagrangian does not mask invalid transitions"
     pc = config.ppo
     values = jax.vmap(jax.vmap(agent.actor_critic.value))
     cost_values = jax.vmap(jax.vmap(agent.cost_value))

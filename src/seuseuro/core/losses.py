@@ -19,7 +19,8 @@ def masked_mean(x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
     """
     if mask is None:
         return x.mean()
-    return (x * mask).sum() / jnp.maximum(mask.sum(), 1.0)
+    # where, not x * mask: a NaN or inf in a masked-out sample (0 * inf = NaN) must not reach the mean
+    return jnp.where(mask > 0, x, 0.0).sum() / jnp.maximum(mask.sum(), 1.0)
 
 
 def normalize_advantages(adv: jax.Array, eps: float = 1e-8, mask: jax.Array | None = None) -> jax.Array:

@@ -22,6 +22,7 @@ class Transition(NamedTuple):
     terminated: jax.Array  # (T, N)  true end of the MDP: do not bootstrap
     truncated: jax.Array  # (T, N)  time limit or other cut: bootstrap from next_obs
     next_obs: jax.Array  # (T, N, *obs_shape)  observation after the step, BEFORE any auto-reset
+    # (in an invalid step, see below: the reset observation)
     # (T, N) 1 for real transitions, 0 for the steps a next-step auto-reset env spends resetting a
     # finished copy (their action is ignored); None = all real. Losses average over the 1s.
     valid: jax.Array | None = None

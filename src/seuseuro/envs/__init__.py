@@ -27,8 +27,8 @@ class LoadOnFirstUse(types.ModuleType):
 
 def import_gymnax() -> types.ModuleType:
     """``import gymnax`` without importing its render-only plotting dependencies."""
-    if "gymnax" in sys.modules:
-        return sys.modules["gymnax"]
+    if "gymnax" in sys.modules:  # import_module waits if another thread is still importing it
+        return importlib.import_module("gymnax")
     placed = [name for name in RENDER_ONLY_MODULES if name not in sys.modules]
     for name in placed:
         sys.modules[name] = LoadOnFirstUse(name)

@@ -4,8 +4,10 @@ with the same jitted act and update as the compiled path.
 A Gymnasium vector environment is stepped on the host: the environment's own batched
 implementation where it has one (Gymnasium's ``vector_entry_point``, e.g. CartPole's numpy one),
 which resets a finished copy on the *next* step — that step is marked invalid in
-``Transition.valid`` and skipped by every average of the loss; otherwise a ``SyncVectorEnv`` with
-same-step auto-reset, which hands the final observation of an episode in the step that ends it.
+``Transition.valid`` and skipped by every average of the PPO loss (the running normalizers still
+see it: its reset observation is real; its zero reward adds one zero to the return statistics);
+otherwise a ``SyncVectorEnv`` with same-step auto-reset, which hands the final observation of an
+episode in the step that ends it.
 Per step the host does one jitted call that (a) folds the new observations into the running
 normalizer, (b) normalizes the next and final observations and scales the reward, and (c) turns
 host-drawn noise into the next actions — one dispatch with one packed array in and one out, the
@@ -81,13 +83,18 @@ class GymnasiumEnv:
         import gymnasium
 
         if gymnasium.spec(self.env_id).vector_entry_point is not None:
-            vec = gymnasium.make_vec(
-                self.env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **self.kwargs
-            )
-            if is_next_step_autoreset(vec):
+            try:
+                vec = gymnasium.make_vec(
+                    self.env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **self.kwargs
+                )
+            except Exception:  # e.g. kwargs or wrappers the batched class does not take: step copies instead
+                vec = None
+            # numpy only: a JAX-backed one (phys2d/...) returns immutable arrays the host loop writes to
+            if vec is not None and is_next_step_autoreset(vec) and not vec.metadata.get("jax", False):
                 vec.action_space.seed(seed)
                 return vec
-            vec.close()
+            if vec is not None:
+                vec.close()
         vec = gymnasium.make_vec(
             self.env_id,
             num_envs=num_envs,
@@ -210,7 +217,7 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         return pack_out(obs, obs, zeros, action, log_prob)
 
     def observe_and_act_one_call(policy_leaves, bstates, packed_in):
-        """(b) and (c) of the module docstring in one dispatch, over seeds. ``packed_in`` is
+        """(a), (b) and (c) of the module docstring in one dispatch, over seeds. ``packed_in`` is
         (S, N, 2*obs + 2 + noise): raw next and final observations, reward, done, and the noise of the
         next action (one host->device copy)."""
         policies = jax.tree.unflatten(policy_treedef, policy_leaves)
@@ -278,9 +285,9 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         policy_leaves = jax.tree.leaves(state.policy)
         # The action noise of the whole rollout, drawn on the host from the seeds' keys (which
         # every update advances), travels with the observations: no key in or out of each step.
-        rng = numpy_rng(state.key)
-        draw = rng.gumbel if discrete else rng.standard_normal
-        noise = draw(size=(T, S * N, action_dim)).astype(np.float32)
+        rngs = [numpy_rng(k) for k in np.asarray(state.key)]  # one stream per seed: seeds stay independent
+        noise = np.stack([(r.gumbel if discrete else r.standard_normal)(size=(T, N, action_dim)) for r in rngs], 1)
+        noise = noise.reshape(T, S * N, action_dim).astype(np.float32)
         packed = act(policy_leaves, state.obs, noise[0].reshape(S, N, action_dim))
         bstates, shape = state.env_state, (S, N)
         packed_in = np.zeros((S * N, 2 * obs_size + 2 + action_dim), np.float32)
