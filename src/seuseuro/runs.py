@@ -113,6 +113,16 @@ class RunDir:
             raise UserError(f"{path / CONFIG_FILE} is not valid JSON ({err}); the run cannot be reused") from None
         return cls(path)
 
+    @classmethod
+    def open_for_resume(cls, path: str | Path, algo: str) -> RunDir:
+        """Open a run that ``seuseuro train ALGO --resume`` may continue: same algorithm, a checkpoint."""
+        run = cls.open(path)
+        if run.algo != algo:
+            raise UserError(f"{path} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
+        if not run.latest_checkpoint.exists():
+            raise UserError(f"{path} has no checkpoint yet; start it again without --resume")
+        return run
+
     # --- contents -------------------------------------------------------------------------------
     @property
     def record(self) -> dict[str, Any]:

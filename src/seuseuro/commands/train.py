@@ -87,17 +87,13 @@ def run_train_ppo(args: TrainPPOArgs) -> int:
     if args.checkpoint_every < 1:
         raise UserError("--checkpoint-every must be >= 1")
     if args.resume is not None:
-        run = RunDir.open(args.resume)
-        if run.algo != "ppo":
-            raise UserError(f"{args.resume} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
+        run = RunDir.open_for_resume(args.resume, "ppo")
         if args.env != run.env_id and args.env != TrainPPOArgs.env:
             raise UserError(f"{args.resume} trained on {run.env_id}, not {args.env}; drop --env to resume it")
         record = run.record
         config = ppo.Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in run.config_dict.items()})
         env_id, seed, num_seeds = run.env_id, record["seed"], record["num_seeds"]
         chunk = record["updates_per_chunk"]
-        if not run.latest_checkpoint.exists():
-            raise UserError(f"{args.resume} has no checkpoint yet; start it again without --resume")
     else:
         config, env_id, seed, num_seeds = args.ppo, args.env, args.seed, args.num_seeds
         chunk = updates_per_chunk(args.chunk_updates, config.num_updates)

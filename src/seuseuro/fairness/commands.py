@@ -191,11 +191,7 @@ def run_train_ppo_lagrangian(args: TrainPPOLagrangianArgs) -> int:
     if args.resume is not None:
         from seuseuro.commands.evaluate import rebuild_run
 
-        run = RunDir.open(args.resume)
-        if run.algo != "ppo-lagrangian":
-            raise UserError(f"{args.resume} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
-        if not run.latest_checkpoint.exists():
-            raise UserError(f"{args.resume} has no checkpoint yet; start it again without --resume")
+        run = RunDir.open_for_resume(args.resume, "ppo-lagrangian")
         _, _, trainer = rebuild_run(run)
         seed, num_seeds, env_id = run.record["seed"], run.record["num_seeds"], run.env_id
     else:

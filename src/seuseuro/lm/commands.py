@@ -259,9 +259,7 @@ def run_train_sft(args: TrainSFTArgs) -> int:
 
     enable_persistent_cache()
     if args.resume is not None:
-        run = RunDir.open(args.resume)
-        if run.algo != "sft":
-            raise UserError(f"{args.resume} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
+        run = RunDir.open_for_resume(args.resume, "sft")
         rec = run.record
         task = make_task(rec["task"], **rec["task_options"])
         config = SFTConfig(**rec["config"])
@@ -280,8 +278,6 @@ def run_train_sft(args: TrainSFTArgs) -> int:
     optimizer = sft.make_optimizer(config)
     state = sft.init_state(Transformer.init(lm_config, jax.random.key(seed)), optimizer)
     if args.resume is not None:
-        if not run.latest_checkpoint.exists():
-            raise UserError(f"{args.resume} has no checkpoint yet; start it again without --resume")
         state, _ = load_checkpoint(run.latest_checkpoint, state)
     else:
         extra = {"task": task.name, "task_options": parse_task_options(args.task_option), "seed": seed,
@@ -365,9 +361,7 @@ def run_train_grpo(args: TrainGRPOArgs) -> int:
     enable_persistent_cache()
     console = Console(stderr=True)
     if args.resume is not None:
-        run = RunDir.open(args.resume)
-        if run.algo != "grpo":
-            raise UserError(f"{args.resume} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
+        run = RunDir.open_for_resume(args.resume, "grpo")
         rec = run.record
         init_path, seed, num_problems = Path(rec["init"]), rec["seed"], rec["num_problems"]
         config = grpo.Config(**rec["config"])
@@ -393,8 +387,6 @@ def run_train_grpo(args: TrainGRPOArgs) -> int:
         )
     state = grpo.init_state(reference, config)
     if args.resume is not None:
-        if not run.latest_checkpoint.exists():
-            raise UserError(f"{args.resume} has no checkpoint yet; start it again without --resume")
         state, _ = load_checkpoint(run.latest_checkpoint, state)
     else:
         extra = {"task": task_name, "task_options": task_opts, "seed": seed, "init": str(init_path),
