@@ -290,6 +290,8 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         noise = noise.reshape(T, S * N, action_dim).astype(np.float32)
         packed = act(policy_leaves, state.obs, noise[0].reshape(S, N, action_dim))
         bstates, shape = state.env_state, (S, N)
+        # Reused every step. Safe although JAX may read a numpy input without copying it on the CPU:
+        # the np.asarray(packed) at the top of the next step waits for the call that read it.
         packed_in = np.zeros((S * N, 2 * obs_size + 2 + action_dim), np.float32)
         for t in range(T):
             # One host sync per step: everything the last jitted call produced comes back in one
