@@ -132,14 +132,21 @@ def resume_state(trainer, run: RunDir, restore_host: bool = False) -> tuple[Any,
 
 
 def save_host_state(trainer, run: RunDir, done: int) -> None:
-    """Pickle the trainer's host state (if any, and if it pickles) beside the checkpoint, atomically."""
+    """Pickle the trainer's host state (if any) beside the checkpoint, atomically. Host state that
+    does not pickle (a Gymnasium SyncVectorEnv holds a generator) is skipped: a resumed run then
+    starts fresh episodes."""
     if getattr(trainer, "host_state", None) is None:
         return
     host = trainer.host_state()
-    if host is not None:
-        path = run.latest_checkpoint.parent / HOST_STATE_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, pickle.dumps({"updates_done": done, "state": host}))
+    if host is None:
+        return
+    try:
+        data = pickle.dumps({"updates_done": done, "state": host})
+    except Exception:
+        return
+    path = run.latest_checkpoint.parent / HOST_STATE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
 
 
 def _row_metrics(metrics: dict[str, np.ndarray], u: int, num_seeds: int) -> dict[str, float]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import pickle
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -362,16 +361,10 @@ def make_bridge_train(config, env: GymnasiumEnv, num_seeds: int, updates_per_chu
         return state, stacked
 
     def host_state():
-        """The vector env and its episode bookkeeping, or None if the env does not pickle (e.g. a
-        SyncVectorEnv: Gymnasium keeps a generator in it); then a resumed run starts fresh episodes."""
+        """The vector env and its episode bookkeeping (the driver pickles it if it can)."""
         if host["venv"] is None:
             return None
-        saved = {k: host[k] for k in ("venv", "ep_return", "ep_length", "next_step", "prev_done")}
-        try:
-            pickle.dumps(saved)
-        except Exception:
-            return None
-        return saved
+        return {k: host[k] for k in ("venv", "ep_return", "ep_length", "next_step", "prev_done")}
 
     def restore_host_state(saved) -> None:
         host.update(saved)
