@@ -8,13 +8,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import torch  # the test extra installs both: a missing install must fail, not skip (issue 9)
+import transformers
 
 from seuseuro.errors import UserError
 from seuseuro.lm.hf import load_hf_model
 from seuseuro.lm.model import LMConfig, Transformer, init_cache
-
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
 
 
 def _save_tiny_hf(tmp_path, arch: str, tie: bool):
