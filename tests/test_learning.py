@@ -12,22 +12,34 @@ from seuseuro.cli import main
 pytestmark = pytest.mark.slow
 
 
-def _train_and_eval(tmp_path, env_id, *flags):
+def _train_and_eval(tmp_path, env_id, seed, *flags):
     run = tmp_path / "run"
-    rc = main(["train", "ppo", "--env", env_id, "--run-dir", str(run), "--no-progress", "--no-tensorboard", *flags])
+    args = [
+        "train",
+        "ppo",
+        "--env",
+        env_id,
+        "--seed",
+        str(seed),
+        "--run-dir",
+        str(run),
+        "--no-progress",
+        "--no-tensorboard",
+    ]
+    rc = main([*args, *flags])
     assert rc == 0
     return json.loads((run / "eval.json").read_text())["aggregate"]["mean_return"]
 
 
-def test_cartpole_compiled_solves_in_100k_steps(tmp_path):
+def test_cartpole_compiled_solves_in_100k_steps(tmp_path, learning_seed):
     # RL-Zoo hyperparameters (the defaults): SB3 solves CartPole (500) at 100k steps.
-    assert _train_and_eval(tmp_path, "CartPole-v1") >= 475
+    assert _train_and_eval(tmp_path, "CartPole-v1", learning_seed) >= 475
 
 
-def test_cartpole_through_the_gymnasium_bridge(tmp_path):
-    assert _train_and_eval(tmp_path, "gymnasium:CartPole-v1") >= 475
+def test_cartpole_through_the_gymnasium_bridge(tmp_path, learning_seed):
+    assert _train_and_eval(tmp_path, "gymnasium:CartPole-v1", learning_seed) >= 475
 
 
-def test_pendulum_continuous_actions(tmp_path):
+def test_pendulum_continuous_actions(tmp_path, learning_seed):
     # Box actions, observation and reward normalization; -250 is "solved" in RL-Zoo's sense.
-    assert _train_and_eval(tmp_path, "Pendulum-v1", "--total-steps", "300000") >= -250
+    assert _train_and_eval(tmp_path, "Pendulum-v1", learning_seed, "--total-steps", "300000") >= -250

@@ -29,7 +29,7 @@ def test_multiplier_rises_above_the_limit_falls_below_and_stays_in_bounds():
 
 
 @pytest.mark.slow
-def test_multiplier_tracks_the_constraint_during_training():
+def test_multiplier_tracks_the_constraint_during_training(learning_seed):
     # Constrain the lending rate itself (info["lent"]): any reported cost can be constrained.
     # A fresh policy lends half the time (> 0.2), so lambda rises; the policy then learns to lend
     # less, the cost drops under the limit and lambda falls back.
@@ -42,7 +42,7 @@ def test_multiplier_tracks_the_constraint_during_training():
         cost_key="lent",
     )
     trainer = pl.make_train(config, _lending(), num_seeds=1, updates_per_chunk=40)
-    _, metrics = trainer.run_chunk(trainer.init(jax.random.split(jax.random.PRNGKey(0), 1)), 40)
+    _, metrics = trainer.run_chunk(trainer.init(jax.random.split(jax.random.PRNGKey(learning_seed), 1)), 40)
     lam, cost = np.asarray(metrics["train/multiplier"][0]), np.asarray(metrics["rollout/cost"][0])
     assert cost[0] > 0.4 and lam[:3].tolist() == sorted(lam[:3].tolist()) and lam[2] > 0
     assert lam.max() > 0.3
@@ -71,10 +71,10 @@ def _measured_gap(policy_tree, params, seeds=2, steps=1000):
 
 
 @pytest.mark.slow
-def test_lagrangian_keeps_the_tpr_gap_under_the_limit_where_plain_ppo_does_not():
+def test_lagrangian_keeps_the_tpr_gap_under_the_limit_where_plain_ppo_does_not(learning_seed):
     env = _lending()
     ppo_config = ppo.Config(**{**pl.LENDING_PPO, "total_steps": 100 * 1024})
-    key = jax.random.split(jax.random.PRNGKey(0), 1)
+    key = jax.random.split(jax.random.PRNGKey(learning_seed), 1)
 
     plain = ppo.make_train(ppo_config, env, num_seeds=1, updates_per_chunk=100)
     plain_state, _ = plain.run_chunk(plain.init(key), 100)
@@ -92,12 +92,12 @@ def test_lagrangian_keeps_the_tpr_gap_under_the_limit_where_plain_ppo_does_not()
 
 @pytest.mark.slow
 @pytest.mark.parametrize("env_id", ["AttentionAllocation-v0", "CollegeAdmission-v0"])
-def test_smoke_on_the_other_fairness_envs(env_id):
+def test_smoke_on_the_other_fairness_envs(env_id, learning_seed):
     from seuseuro.envs.registry import make
 
     config = pl.Config(ppo=ppo.Config(total_steps=2 * 256, num_envs=8, num_steps=32, num_epochs=1), cost_limit=0.05)
     trainer = pl.make_train(config, make(env_id), num_seeds=1, updates_per_chunk=2)
-    _, metrics = trainer.run_chunk(trainer.init(jax.random.split(jax.random.PRNGKey(0), 1)), 2)
+    _, metrics = trainer.run_chunk(trainer.init(jax.random.split(jax.random.PRNGKey(learning_seed), 1)), 2)
     cost = np.asarray(metrics["rollout/cost"])
     assert np.isfinite(cost).all() and (cost >= 0).all()
     assert np.isfinite(np.asarray(metrics["train/multiplier"])).all()

@@ -21,7 +21,7 @@ ROOM = SceneConfig(max_objects=1, min_objects=1, half_extent=2.0)
 LIDAR = LidarConfig(num_azimuth=16, elevations=(0.0,), max_range=6.0)
 
 
-def _success(blind: bool, total_steps: int) -> float:
+def _success(blind: bool, total_steps: int, seed: int = 0) -> float:
     nav = ObjectNavEnv(scene=ROOM, lidar=LIDAR, max_steps=20, blind=blind)
     params = nav.default_params.replace(success_distance=0.75, oracle_stop=True)
     env = JaxEnv("ObjectNav-Tiny", nav, params, "scene3d")
@@ -33,15 +33,15 @@ def _success(blind: bool, total_steps: int) -> float:
     trainer = ppo.make_train(
         config, env, num_seeds=1, updates_per_chunk=config.num_updates, torso_factory=pointnet_torso(13, (16, 32))
     )
-    state, _ = trainer.run_chunk(trainer.init(jax.random.split(jax.random.key(0), 1)), config.num_updates)
+    state, _ = trainer.run_chunk(trainer.init(jax.random.split(jax.random.key(seed), 1)), config.num_updates)
     policy = jax.tree.map(lambda x: x[0] if isinstance(x, jax.Array) else x, state.policy)
     act = lambda obs, key: ppo.sample_action(policy, obs, key)[0]  # noqa: E731
-    result = jax.jit(lambda k: evaluate_objectnav(act, nav, params, k, 400))(jax.random.key(1))
+    result = jax.jit(lambda k: evaluate_objectnav(act, nav, params, k, 400))(jax.random.key(seed + 1))
     return float(jnp.mean(result["success"]))
 
 
 @pytest.mark.slow
-def test_ppo_with_pointnet_beats_the_blind_policy():
-    sighted = _success(blind=False, total_steps=40_960)
-    blind = _success(blind=True, total_steps=40_960)
+def test_ppo_with_pointnet_beats_the_blind_policy(learning_seed):
+    sighted = _success(blind=False, total_steps=40_960, seed=learning_seed)
+    blind = _success(blind=True, total_steps=40_960, seed=learning_seed)
     assert sighted > blind + 0.1, (sighted, blind)
