@@ -56,3 +56,31 @@ def test_discounted_returns_are_discounted_sums():
     # truncated at t=1: G_1 = 1 + .9 * V(s'_1); terminated at t=1: G_1 = 1
     np.testing.assert_allclose(discounted_returns(R, V_NEXT, NO, AT1, 0.9), [1 + 0.9 * 1.27, 1.27, g2], rtol=1e-6)
     np.testing.assert_allclose(discounted_returns(R, V_NEXT, AT1, NO, 0.9), [1.9, 1.0, g2], rtol=1e-6)
+
+
+def test_q_lambda_returns_by_hand():
+    from seuseuro.core.returns import q_lambda_returns
+
+    # gamma .9, lambda .5, next_max_q = V_NEXT = [.4, .3, .2]
+    # G_2 = 1 + .9 * .2 = 1.18 (end of rollout: bootstrap)
+    # G_1 = 1 + .9 * (.5 * .3 + .5 * 1.18) = 1.666
+    # G_0 = 1 + .9 * (.5 * .4 + .5 * 1.666) = 1.9297
+    np.testing.assert_allclose(q_lambda_returns(R, V_NEXT, NO, NO, 0.9, 0.5), [1.9297, 1.666, 1.18], rtol=1e-6)
+    # truncated at t=1: G_1 = 1 + .9 * .3 = 1.27; G_0 = 1 + .9 * (.2 + .635) = 1.7515
+    np.testing.assert_allclose(q_lambda_returns(R, V_NEXT, NO, AT1, 0.9, 0.5), [1.7515, 1.27, 1.18], rtol=1e-6)
+    # terminated at t=1: G_1 = 1; G_0 = 1 + .9 * (.2 + .5) = 1.63
+    np.testing.assert_allclose(q_lambda_returns(R, V_NEXT, AT1, NO, 0.9, 0.5), [1.63, 1.0, 1.18], rtol=1e-6)
+
+
+def test_q_lambda_limits_are_one_step_and_monte_carlo():
+    from seuseuro.core.returns import q_lambda_returns
+
+    np.testing.assert_allclose(
+        q_lambda_returns(R, V_NEXT, AT1, NO, 0.9, 0.0), 1 + 0.9 * np.array([0.4, 0.0, 0.2]), rtol=1e-6
+    )
+    for term, trunc in ((NO, NO), (AT1, NO), (NO, AT1)):
+        np.testing.assert_allclose(
+            q_lambda_returns(R, V_NEXT, term, trunc, 0.9, 1.0),
+            discounted_returns(R, V_NEXT, term, trunc, 0.9),
+            rtol=1e-6,
+        )

@@ -70,3 +70,36 @@ def discounted_returns(
         backward, jnp.zeros_like(reward[0]), (reward, next_value, not_terminated, cut), reverse=True
     )
     return returns
+
+
+def q_lambda_returns(
+    reward: jax.Array,
+    next_max_q: jax.Array,
+    terminated: jax.Array,
+    truncated: jax.Array,
+    gamma: float,
+    q_lambda: float,
+) -> jax.Array:
+    """Peng's Q(lambda) targets over a ``(T, ...)`` rollout, as PQN trains on them (Gallici et al. 2024,
+    "Simplifying Deep Temporal Difference Learning", lambda 0.65; Peng & Williams 1996):
+
+        G_t = r_t + gamma * (1 - terminated_t) * ((1 - lambda) * next_max_q_t + lambda * G_{t+1})
+
+    with ``next_max_q_t = max_a Q(s'_t, a)`` and ``G_{t+1}`` replaced by ``next_max_q_t`` where the data
+    stops: at a truncation (bootstrap from the final observation) and at the end of the rollout.
+    ``lambda = 0`` gives 1-step Q-learning targets, ``lambda = 1`` the discounted returns of
+    :func:`discounted_returns`. PQN's reference code folds truncation into ``done`` (no bootstrap);
+    we keep them apart as everywhere else in this file.
+    """
+    not_terminated = 1.0 - terminated.astype(reward.dtype)
+    cut = truncated.at[-1].set(True)
+
+    def backward(g_next, xs):
+        r, q_next, nt, c = xs
+        g = r + gamma * nt * jnp.where(c, q_next, (1.0 - q_lambda) * q_next + q_lambda * g_next)
+        return g, g
+
+    _, returns = jax.lax.scan(
+        backward, jnp.zeros_like(reward[0]), (reward, next_max_q, not_terminated, cut), reverse=True
+    )
+    return returns
