@@ -10,7 +10,9 @@ Every :class:`~seuseuro.errors.UserError` becomes one line on stderr and exit st
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import sys
 
 from seuseuro.errors import UserError
@@ -101,8 +103,32 @@ def _dispatch(spec: tuple[str, str, str, str], argv: list[str], prog: str) -> in
     args_cls = getattr(module, args_name)
     # A command may compute its defaults from the command line (PPO's tuned set per --env).
     default = module.default_args(argv) if hasattr(module, "default_args") else None
-    args = tyro.cli(args_cls, args=argv, prog=prog, description=args_cls.__doc__ or doc, default=default)
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            args = tyro.cli(args_cls, args=argv, prog=prog, description=args_cls.__doc__ or doc, default=default)
+    except SystemExit as exit_:
+        if exit_.code in (0, None):  # --help
+            raise
+        raise UserError(f"{_parse_error_line(captured.getvalue())}; see `{prog} --help` for the flags") from None
+    sys.stderr.write(captured.getvalue())
     return int(getattr(module, run_name)(args) or 0)
+
+
+def _parse_error_line(boxed: str) -> str:
+    """tyro's parse error (a box of several lines: the problem, then the flag's help text) as one line:
+    the box's first section, which names the problem; the flags are one `--help` away."""
+    lines = []
+    for line in boxed.splitlines():
+        text = line.strip().strip("│╭╮╰╯─").strip()
+        if line.strip().startswith("│ ─") or line.strip().startswith("│ ━"):  # tyro's section rule
+            if lines:
+                break
+            continue
+        if text and not line.strip().startswith(("╭", "╰")):
+            lines.append(text)
+    message = " ".join(" ".join(lines).split()).rstrip(".")
+    return message or "invalid command line"
 
 
 def main(argv: list[str] | None = None) -> int:

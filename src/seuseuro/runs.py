@@ -18,6 +18,7 @@ import dataclasses
 import datetime as _dt
 import json
 import platform
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -108,25 +109,53 @@ class RunDir:
         if not (path / CONFIG_FILE).exists():
             raise UserError(f"{path} has no {CONFIG_FILE}: it is not a seuseuro run directory")
         try:
-            json.loads((path / CONFIG_FILE).read_text())
-        except json.JSONDecodeError as err:
+            record = json.loads((path / CONFIG_FILE).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise UserError(f"{path / CONFIG_FILE} is not valid JSON ({err}); the run cannot be reused") from None
-        return cls(path)
+        run = cls(path)
+        if not isinstance(record, dict):
+            raise UserError(
+                f"{path / CONFIG_FILE} holds a {type(record).__name__}, not a run record; the run cannot be reused"
+            )
+        for key, kind in (("algo", str), ("env_id", str), ("config", dict)):
+            run.require(key, kind)
+        return run
 
     @classmethod
-    def open_for_resume(cls, path: str | Path, algo: str) -> RunDir:
-        """Open a run that ``seuseuro train ALGO --resume`` may continue: same algorithm, a checkpoint."""
+    def open_for_resume(cls, path: str | Path, algo: str, require_checkpoint: bool = True) -> RunDir:
+        """Open a run that ``seuseuro train ALGO --resume`` may continue: same algorithm, a checkpoint.
+
+        ``require_checkpoint=False``: a run stopped before its first checkpoint (killed while
+        compiling, or while writing it: only ``latest.npz.tmp`` exists) is opened too, for trainers
+        that then start it from its seed (the host driver); its config.json holds everything needed.
+        """
         run = cls.open(path)
         if run.algo != algo:
             raise UserError(f"{path} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
-        if not run.latest_checkpoint.exists():
-            raise UserError(f"{path} has no checkpoint yet; start it again without --resume")
+        if require_checkpoint and not run.latest_checkpoint.exists():
+            raise UserError(
+                f"{path} has no checkpoint yet (it stopped before the first one); delete the directory and "
+                "start the run again without --resume"
+            )
         return run
 
     # --- contents -------------------------------------------------------------------------------
     @property
     def record(self) -> dict[str, Any]:
         return json.loads((self.path / CONFIG_FILE).read_text())
+
+    def require(self, key: str, kind: type | tuple[type, ...]) -> Any:
+        """``record[key]``, or a UserError when config.json lacks it or holds another type (a record
+        edited by hand or written by another version)."""
+        record = self.record
+        value = record.get(key) if isinstance(record, dict) else None
+        if key not in record or not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise UserError(
+                f"{self.path / CONFIG_FILE} has no valid {key!r} ({names} expected, got {value!r}): it was edited or "
+                "written by another seuseuro version; restore it or start a new run"
+            )
+        return value
 
     @property
     def algo(self) -> str:
@@ -166,6 +195,58 @@ class RunDir:
 
     def read_json(self, name: str) -> Any:
         return json.loads((self.path / name).read_text())
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a config field's annotation (int, float, bool, str, tuple[X, ...], Literal)."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        return isinstance(value, list | tuple) and all(_matches(v, item) for v in value)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if dataclasses.is_dataclass(hint):
+        return isinstance(value, dict)
+    return True  # anything else: the config's own checks decide
+
+
+def config_from_dict(cls: type, data: Any, source: str | Path) -> Any:
+    """Rebuild a config dataclass from its JSON form (``config_to_dict``), checking what JSON cannot:
+    unknown or missing fields (a config.json from another version), a value of the wrong type, and
+    the config's own validation. Every problem is one UserError naming ``source``."""
+    fix = "restore the file, or retrain with this version of seuseuro"
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: the {cls.__name__} is a {type(data).__name__}, not a mapping; {fix}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown, missing = sorted(set(data) - set(names)), [n for n in names if n not in data]
+    if unknown or missing:
+        problem = "; ".join(
+            part for part in (unknown and f"unknown fields {unknown}", missing and f"missing fields {missing}") if part
+        )
+        raise UserError(f"{source} comes from another seuseuro version ({cls.__name__}: {problem}); {fix}")
+    kwargs = {}
+    for name in names:
+        value, hint = data[name], hints[name]
+        if not _matches(value, hint):
+            raise UserError(f"{source}: {cls.__name__}.{name} = {value!r} is not a valid {hint}; {fix}")
+        if dataclasses.is_dataclass(hint):
+            value = config_from_dict(hint, value, source)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except UserError as err:
+        raise UserError(f"{source}: {err}") from None
 
 
 def list_runs(root: str | Path = "runs") -> list[RunDir]:

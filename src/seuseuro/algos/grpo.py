@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import equinox as eqx
 import jax
@@ -41,7 +41,7 @@ import numpy as np
 import optax
 
 from seuseuro.envs.text.task import Problem
-from seuseuro.errors import UserError
+from seuseuro.errors import UserError, require_finite
 from seuseuro.lm.model import Transformer, token_logprobs
 from seuseuro.lm.rollout import complete
 from seuseuro.lm.sample import SamplingConfig
@@ -100,6 +100,18 @@ class Config:
     """Added to the group std before dividing."""
 
     def __post_init__(self):
+        require_finite(self)
+        if self.loss_agg not in get_args(LossAgg) or self.overlong not in get_args(Overlong):
+            raise UserError(
+                f"--loss-agg {self.loss_agg!r} / --overlong {self.overlong!r}: choose "
+                f"{'|'.join(get_args(LossAgg))} and {'|'.join(get_args(Overlong))}"
+            )
+        if self.max_grad_norm <= 0 or self.adv_eps <= 0 or self.overlong_penalty < 0:
+            raise UserError("--max-grad-norm and --adv-eps must be > 0 and --overlong-penalty >= 0")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise UserError(
+                f"--temperature must be >= 0 (got {self.temperature}), --top-p in (0, 1] (got {self.top_p})"
+            )
         if self.group_size < 2:
             raise UserError(f"group_size={self.group_size} must be >= 2: advantages are relative to the group")
         if self.warmup_steps < 0:

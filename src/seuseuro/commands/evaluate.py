@@ -15,7 +15,7 @@ import tyro
 
 from seuseuro.core.statistics import mean_ci95
 from seuseuro.errors import UserError
-from seuseuro.runs import EVAL_FILE, RunDir
+from seuseuro.runs import EVAL_FILE, RunDir, config_from_dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,28 +39,22 @@ def rebuild_run(run: RunDir):
     and run record, as its training command built them."""
     from seuseuro.algos import ppo
 
-    record = run.record
-    tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}  # noqa: E731
-    fields = dict(run.config_dict)
-    chunking = dict(num_seeds=record["num_seeds"], updates_per_chunk=record["updates_per_chunk"])
+    source = run.path / "config.json"
+    chunking = dict(num_seeds=run.require("num_seeds", int), updates_per_chunk=run.require("updates_per_chunk", int))
+    if chunking["num_seeds"] < 1 or chunking["updates_per_chunk"] < 1:
+        raise UserError(f"{source}: num_seeds and updates_per_chunk must be >= 1 (got {chunking}); restore the file")
     if run.algo == "ppo-lagrangian":
         from seuseuro.algos import ppo_lagrangian
         from seuseuro.fairness.commands import make_env
 
-        try:
-            config = ppo_lagrangian.Config(ppo=ppo.Config(**tuples(fields.pop("ppo"))), **fields)
-        except (KeyError, TypeError) as err:
-            raise UserError(f"{run.path}/config.json is not a PPO-Lagrangian config ({err})") from None
-        env = make_env(run.env_id, record.get("env_overrides", {}))
+        config = config_from_dict(ppo_lagrangian.Config, run.config_dict, source)
+        env = make_env(run.env_id, run.require("env_overrides", dict) if "env_overrides" in run.record else {})
         return config, env, ppo_lagrangian.make_train(config, env, **chunking)
     if run.algo != "ppo":
         raise UserError(f"{run.path} is a {run.algo} run; this command handles PPO-family runs")
     from seuseuro.envs.registry import make
 
-    try:
-        config = ppo.Config(**tuples(fields))
-    except TypeError as err:
-        raise UserError(f"{run.path}/config.json is not a PPO config ({err})") from None
+    config = config_from_dict(ppo.Config, run.config_dict, source)
     env = make(run.env_id)
     return config, env, ppo.make_train(config, env, **chunking)
 

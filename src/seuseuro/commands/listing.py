@@ -20,7 +20,11 @@ def run_summary(run) -> dict:
     from seuseuro.core.checkpoint import read_checkpoint_meta
     from seuseuro.errors import UserError
 
-    record = run.record
+    try:
+        record = run.record
+    except (json.JSONDecodeError, UnicodeDecodeError):  # an edited or torn config.json: list the run anyway
+        record = {}
+    record = record if isinstance(record, dict) else {}
     row = {"path": str(run.path), "algo": record.get("algo", "?"), "env": record.get("env_id", "?")}
     row["seeds"] = record.get("num_seeds", 1)
     try:

@@ -7,6 +7,7 @@ seed's curve is forward-filled between updates that finished no episode.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import math
 import warnings
@@ -57,7 +58,14 @@ def run_curves(run: RunDir, metric: str = RETURN_KEY) -> tuple[np.ndarray, np.nd
     """(steps (U,), values (S, U)) of a run: per-seed columns if present, else the mean column."""
     if not run.metrics_path.exists():
         raise UserError(f"{run.path} has no metrics.csv yet; train it first")
-    rows = read_metrics_csv(run.metrics_path)
+    try:
+        rows = read_metrics_csv(run.metrics_path)
+    except (UnicodeDecodeError, csv.Error, TypeError) as err:  # TypeError: a row with more cells than the header
+        rows, problem = [], f"{type(err).__name__}: {err}"
+    else:
+        problem = "" if not rows or "step" in rows[0] else "no 'step' column"
+    if problem:
+        raise UserError(f"{run.metrics_path} is not a seuseuro metrics file ({problem}); restore it or retrain the run")
     if not rows:
         raise UserError(f"{run.metrics_path} is empty; train the run for at least one chunk")
     steps = np.array([r["step"] for r in rows])

@@ -11,7 +11,7 @@ import tyro
 
 from seuseuro.algos import ppo
 from seuseuro.errors import UserError
-from seuseuro.runs import RunDir
+from seuseuro.runs import RunDir, config_from_dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,13 +87,14 @@ def run_train_ppo(args: TrainPPOArgs) -> int:
     if args.checkpoint_every < 1:
         raise UserError("--checkpoint-every must be >= 1")
     if args.resume is not None:
-        run = RunDir.open_for_resume(args.resume, "ppo")
+        run = RunDir.open_for_resume(args.resume, "ppo", require_checkpoint=False)  # the driver starts it afresh
+        if run.require("num_seeds", int) < 1 or run.require("updates_per_chunk", int) < 1:
+            raise UserError(f"{run.path}/config.json: num_seeds and updates_per_chunk must be >= 1; restore the file")
         if args.env != run.env_id and args.env != TrainPPOArgs.env:
             raise UserError(f"{args.resume} trained on {run.env_id}, not {args.env}; drop --env to resume it")
-        record = run.record
-        config = ppo.Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in run.config_dict.items()})
-        env_id, seed, num_seeds = run.env_id, record["seed"], record["num_seeds"]
-        chunk = record["updates_per_chunk"]
+        config = config_from_dict(ppo.Config, run.config_dict, run.path / "config.json")
+        env_id, seed, num_seeds = run.env_id, run.require("seed", int), run.require("num_seeds", int)
+        chunk = run.require("updates_per_chunk", int)
     else:
         config, env_id, seed, num_seeds = args.ppo, args.env, args.seed, args.num_seeds
         chunk = updates_per_chunk(args.chunk_updates, config.num_updates)

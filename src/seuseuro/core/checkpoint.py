@@ -31,7 +31,13 @@ META_KEY = "__meta__"
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (atomic on POSIX)."""
+    """Write ``data`` to ``path`` through a temporary file and a rename (atomic on POSIX).
+
+    A process killed at any moment leaves either the old file or the new one, never a mix; at worst
+    a stray ``<name>.tmp`` that readers ignore and the next write replaces. The data is fsynced
+    before the rename and the directory after it, so after a power cut the name points at complete
+    contents (a rename alone may reach the disk before the data it names: ext4 and XFS reorder).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -40,6 +46,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable; a no-op where directories cannot be opened (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems (network mounts) refuse fsync on a directory; the rename still happened
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -66,13 +87,13 @@ def save_checkpoint(path: str | os.PathLike, tree: Any, meta: dict[str, Any] | N
 
 def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
     """Only the metadata of a checkpoint."""
-    return json.loads(bytes(_read_npz(path)[META_KEY]).decode("utf-8"))
+    return _decode_meta(_read_npz(path), path)
 
 
 def load_checkpoint(path: str | os.PathLike, template: Any) -> tuple[Any, dict[str, Any]]:
     """Load a checkpoint into the structure of ``template``; returns ``(tree, meta)``."""
     data = _read_npz(path)
-    meta = json.loads(bytes(data[META_KEY]).decode("utf-8"))
+    meta = _decode_meta(data, path)
     names = sorted(k for k in data if k != META_KEY)
     # The template may be abstract (jax.eval_shape of an init function): shapes are enough.
     dynamic, static = eqx.partition(template, _is_array_like)
@@ -97,6 +118,16 @@ def load_checkpoint(path: str | os.PathLike, template: Any) -> tuple[Any, dict[s
             )
         restored.append(jnp.asarray(stored, dtype=getattr(like, "dtype", None)))
     return eqx.combine(jax.tree.unflatten(treedef, restored), static), meta
+
+
+def _decode_meta(data: dict[str, np.ndarray], path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        meta = json.loads(bytes(data[META_KEY]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        meta = err
+    if not isinstance(meta, dict):
+        raise UserError(f"checkpoint {path} has unreadable metadata ({meta}); delete it or start a new run")
+    return meta
 
 
 def _is_array_like(x: Any) -> bool:

@@ -173,6 +173,16 @@ def make_env(env_id: str, overrides: dict[str, Any]):
     env = make(env_id)
     if not getattr(env, "is_jax_native", False):
         raise UserError(f"PPO-Lagrangian needs a JAX-native environment; {env_id} is a Gymnasium one")
+    # overrides come from flags or from a run's config.json, which may be edited or from another version
+    known = {f.name for f in dc.fields(env.params)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise UserError(f"{env_id} has no parameter(s) {unknown}; the run's env_overrides come from another version")
+    horizon = overrides.get("max_steps_in_episode", 1)
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise UserError(f"the episode length (--horizon) must be an integer >= 1, got {horizon!r}")
+    if not isinstance(overrides.get("observe_group_stats", False), bool):
+        raise UserError(f"observe_group_stats must be true or false, got {overrides['observe_group_stats']!r}")
     return dc.replace(env, params=env.params.replace(**overrides))
 
 
@@ -191,9 +201,9 @@ def run_train_ppo_lagrangian(args: TrainPPOLagrangianArgs) -> int:
     if args.resume is not None:
         from seuseuro.commands.evaluate import rebuild_run
 
-        run = RunDir.open_for_resume(args.resume, "ppo-lagrangian")
+        run = RunDir.open_for_resume(args.resume, "ppo-lagrangian", require_checkpoint=False)
         _, _, trainer = rebuild_run(run)
-        seed, num_seeds, env_id = run.record["seed"], run.record["num_seeds"], run.env_id
+        seed, num_seeds, env_id = run.require("seed", int), run.require("num_seeds", int), run.env_id
     else:
         config: pl.Config = args.algo
         overrides = env_overrides(args.env, args.horizon, args.observe_group_stats)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +25,7 @@ from seuseuro.algos import grpo
 from seuseuro.errors import UserError
 from seuseuro.lm.model import LMConfig
 from seuseuro.lm.sft import SFTConfig
-from seuseuro.runs import RunDir
+from seuseuro.runs import RunDir, config_from_dict
 
 MODEL_FILE = "model.npz"
 TOKENIZER_FILE = "tokenizer.json"
@@ -66,6 +67,22 @@ class TrainSFTArgs:
     tensorboard: bool = True
     """Also write TensorBoard event files."""
 
+    def __post_init__(self):
+        _check_schedule(self.log_every, self.checkpoint_every, self.eval_problems)
+
+
+def _check_schedule(log_every: int, checkpoint_every: int, eval_problems: int) -> None:
+    if log_every < 1 or checkpoint_every < 1 or eval_problems < 0:
+        raise UserError(
+            f"--log-every and --checkpoint-every must be >= 1 and --eval-problems >= 0 "
+            f"(got {log_every}, {checkpoint_every}, {eval_problems})"
+        )
+
+
+def _check_sampling(temperature: float, top_p: float) -> None:
+    if not (math.isfinite(temperature) and temperature >= 0) or not 0 < top_p <= 1:
+        raise UserError(f"--temperature must be >= 0 (0 = greedy) and --top-p in (0, 1]; got {temperature}, {top_p}")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainGRPOArgs:
@@ -102,6 +119,12 @@ class TrainGRPOArgs:
     tensorboard: bool = True
     """Also write TensorBoard event files."""
 
+    def __post_init__(self):
+        _check_schedule(self.log_every, self.checkpoint_every, self.eval_problems)
+        _check_sampling(self.eval_temperature, 1.0)
+        if self.num_problems < 1:
+            raise UserError(f"--num-problems must be >= 1, got {self.num_problems}")
+
 
 @dataclasses.dataclass(frozen=True)
 class EvalLMArgs:
@@ -124,6 +147,11 @@ class EvalLMArgs:
     show: int = 3
     """Sampled answers printed."""
 
+    def __post_init__(self):
+        _check_sampling(self.temperature, self.top_p)
+        if self.num_problems < 1 or self.show < 0:
+            raise UserError(f"--num-problems must be >= 1 and --show >= 0; got {self.num_problems}, {self.show}")
+
 
 @dataclasses.dataclass(frozen=True)
 class SampleArgs:
@@ -144,6 +172,14 @@ class SampleArgs:
     seed: int = 0
     """Sampling seed."""
 
+    def __post_init__(self):
+        _check_sampling(self.temperature, self.top_p)
+        if self.num_samples < 1 or self.max_new_tokens < 0:
+            raise UserError(
+                f"--num-samples must be >= 1 and --max-new-tokens >= 0 (0 = the run's); "
+                f"got {self.num_samples}, {self.max_new_tokens}"
+            )
+
 
 # ---------------------------------------------------------------------------------------------------
 # Loading and saving models with their tokenizer
@@ -161,11 +197,8 @@ def parse_task_options(items: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def lm_config_from_dict(d: dict) -> LMConfig:
-    try:
-        return LMConfig(**d)
-    except TypeError as err:
-        raise UserError(f"config.json has an invalid model description ({err})") from None
+def lm_config_from_dict(d: dict, source: str | Path = "config.json") -> LMConfig:
+    return config_from_dict(LMConfig, d, f"{source} (model description 'lm')")
 
 
 def load_lm(path: Path):
@@ -186,7 +219,7 @@ def load_lm(path: Path):
         record = run.record
         if run.algo not in LM_ALGOS or "lm" not in record:
             raise UserError(f"{path} is a {run.algo} run, not a language-model run (sft or grpo)")
-        config = lm_config_from_dict(record["lm"])
+        config = lm_config_from_dict(record["lm"], path / "config.json")
         template = Transformer.init(config, jax.random.key(0))
         model, _ = load_checkpoint(run.checkpoint_dir / MODEL_FILE, template)
         tok = TextTokenizer.load(path / TOKENIZER_FILE, **record.get("special_tokens", {}))
@@ -260,12 +293,12 @@ def run_train_sft(args: TrainSFTArgs) -> int:
     enable_persistent_cache()
     if args.resume is not None:
         run = RunDir.open_for_resume(args.resume, "sft")
-        rec = run.record
-        task = make_task(rec["task"], **rec["task_options"])
-        config = SFTConfig(**rec["config"])
-        seed = rec["seed"]
+        source = run.path / "config.json"
+        task = make_task(run.require("task", str), **run.require("task_options", dict))
+        config = config_from_dict(SFTConfig, run.config_dict, source)
+        seed = run.require("seed", int)
         tok = TextTokenizer.load(run.path / TOKENIZER_FILE)
-        lm_config = lm_config_from_dict(rec["lm"])
+        lm_config = lm_config_from_dict(run.require("lm", dict), source)
     else:
         task = make_task(args.task, **parse_task_options(args.task_option))
         config, seed = args.sft, args.seed
@@ -362,11 +395,11 @@ def run_train_grpo(args: TrainGRPOArgs) -> int:
     console = Console(stderr=True)
     if args.resume is not None:
         run = RunDir.open_for_resume(args.resume, "grpo")
-        rec = run.record
-        init_path, seed, num_problems = Path(rec["init"]), rec["seed"], rec["num_problems"]
-        config = grpo.Config(**rec["config"])
+        init_path, seed = Path(run.require("init", str)), run.require("seed", int)
+        num_problems = run.require("num_problems", int)
+        config = config_from_dict(grpo.Config, run.config_dict, run.path / "config.json")
         reference, tok, init_record = load_lm(init_path)
-        task_name, task_opts = rec["task"], rec["task_options"]
+        task_name, task_opts = run.require("task", str), run.require("task_options", dict)
         task = make_task(task_name, **task_opts)
     else:
         if args.init is None:

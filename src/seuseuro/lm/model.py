@@ -25,7 +25,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from seuseuro.errors import UserError
+from seuseuro.errors import UserError, require_finite
 
 _NEG = -1e30  # a finite "minus infinity": a fully masked row stays finite instead of NaN
 
@@ -60,6 +60,15 @@ class LMConfig:
     """Width of one attention head; 0 means d_model // n_heads."""
 
     def __post_init__(self):
+        require_finite(self)
+        if self.n_heads < 1 or self.n_kv_heads < 1 or self.head_dim < 0:
+            raise UserError(f"n_heads={self.n_heads} and n_kv_heads={self.n_kv_heads} must be >= 1, head_dim >= 0")
+        if self.rope_theta <= 0 or self.norm_eps <= 0:
+            raise UserError(f"rope_theta={self.rope_theta} and norm_eps={self.norm_eps} must be > 0")
+        if self.hd < 2:
+            raise UserError(
+                f"head dimension {self.hd} (d_model // n_heads) must be >= 2; raise d_model or set head_dim"
+            )
         if self.n_heads % self.n_kv_heads:
             raise UserError(f"n_kv_heads={self.n_kv_heads} must divide n_heads={self.n_heads}")
         if self.hd % 2:

@@ -22,7 +22,7 @@ import numpy as np
 import optax
 
 from seuseuro.envs.text.task import Problem
-from seuseuro.errors import UserError
+from seuseuro.errors import UserError, require_finite
 from seuseuro.lm.model import Transformer
 from seuseuro.lm.tokenizer import TextTokenizer
 
@@ -47,6 +47,9 @@ class SFTConfig:
     """Training problems generated (train split only) and tokenized once."""
 
     def __post_init__(self):
+        require_finite(self)
+        if self.warmup_steps < 0 or self.weight_decay < 0 or self.max_grad_norm <= 0:
+            raise UserError("--warmup-steps and --weight-decay must be >= 0 and --max-grad-norm > 0")
         if self.steps < 1 or self.batch_size < 1 or self.num_problems < self.batch_size:
             raise UserError("steps and batch_size must be >= 1 and num_problems >= batch_size")
         if self.learning_rate <= 0:
