@@ -4,7 +4,8 @@
 
 - :class:`CsvSink` appends one row per logged step to metrics.csv. The header is fixed by the first
   row; rows are flushed at once so an interrupted run keeps every logged row. On resume, rows past
-  the resumed step are dropped so the file never holds a step twice.
+  the resumed step are dropped so the file never holds a step twice, and so is a torn last line
+  (a process killed mid-write); kept rows are copied as text, never re-formatted.
 - :class:`TensorBoardSink` writes TensorBoard event files with tensorboardX.
 - :class:`MetricsLogger` fans out to several sinks.
 """
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import sys
@@ -39,18 +41,17 @@ class CsvSink:
         self.path = Path(path)
         self.fields: list[str] | None = None
         if self.path.exists():
-            rows, fields = read_metrics_csv(self.path, with_fields=True)
+            header, rows = _read_complete_rows(self.path)
             if resume_step is not None:
-                rows = [r for r in rows if r["step"] <= resume_step]
-            if fields:
-                self.fields = fields
-                tmp = self.path.with_name(self.path.name + ".tmp")
-                with open(tmp, "w", newline="") as f:
-                    writer = csv.DictWriter(f, fieldnames=["step", *fields])
-                    writer.writeheader()
-                    for r in rows:
-                        writer.writerow({k: _fmt(r.get(k, math.nan)) for k in ["step", *fields]})
-                os.replace(tmp, self.path)
+                rows = [r for r in rows if float(r[0]) <= resume_step]
+            self.fields = header[1:] if header else None
+            # Rewritten as the strings that were read: parsing and re-formatting with %.6g turned a
+            # step such as 1234567 into 1.23457e+06 on every resume.
+            text = io.StringIO(newline="")
+            csv.writer(text).writerows([header, *rows] if header else [])
+            from seuseuro.core.checkpoint import atomic_write_text
+
+            atomic_write_text(self.path, text.getvalue())
         self._file = open(self.path, "a", newline="")  # noqa: SIM115 (kept open across writes)
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
@@ -61,8 +62,37 @@ class CsvSink:
         csv.writer(self._file).writerow(row)
         self._file.flush()
 
+    def sync(self) -> None:
+        """Flush the rows to disk; the driver calls it before each checkpoint, so that a checkpoint
+        that survives a power cut never has steps past the end of metrics.csv."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
     def close(self) -> None:
         self._file.close()
+
+
+def _read_complete_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a metrics.csv as strings, keeping only whole rows: a last line without its
+    newline (the writer was killed in the middle of it) and rows whose step is not a number or
+    whose length differs from the header's are dropped. An empty or torn header gives ``([], [])``."""
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1].decode("utf-8", errors="replace")
+    lines = list(csv.reader(io.StringIO(complete, newline="")))
+    if not lines or not lines[0] or lines[0][0] != "step":
+        return [], []
+    header, rows = lines[0], []
+    for row in lines[1:]:
+        if len(row) == len(header) and _is_number(row[0]):
+            rows.append(row)
+    return header, rows
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _fmt(x) -> str:
@@ -74,18 +104,14 @@ def _fmt(x) -> str:
 
 def read_metrics_csv(path: str | os.PathLike, with_fields: bool = False):
     """Read metrics.csv as a list of dicts of floats (empty cells become NaN)."""
-    path = Path(path)
+    header, raw_rows = _read_complete_rows(Path(path))
     rows: list[dict[str, float]] = []
-    fields: list[str] = []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        fields = [k for k in (reader.fieldnames or []) if k != "step"]
-        for raw in reader:
-            try:
-                row = {k: (float(v) if v not in ("", None) else math.nan) for k, v in raw.items()}
-            except ValueError:
-                continue  # a torn last line from a crash: skip it
-            rows.append(row)
+    for raw in raw_rows:
+        try:
+            rows.append({k: (float(v) if v != "" else math.nan) for k, v in zip(header, raw, strict=True)})
+        except ValueError:
+            continue  # a cell that is not a number (a file edited by hand): skip the row
+    fields = header[1:]
     return (rows, fields) if with_fields else rows
 
 
@@ -146,6 +172,12 @@ class MetricsLogger:
     def log(self, step: int, metrics: Mapping[str, float]) -> None:
         for sink in self.sinks:
             sink.write(step, metrics)
+
+    def sync(self) -> None:
+        """Make every logged row durable, in the sinks that can (metrics.csv)."""
+        for sink in self.sinks:
+            if hasattr(sink, "sync"):
+                sink.sync()
 
     def close(self) -> None:
         for sink in self.sinks:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -141,10 +142,10 @@ def plot_audit(trace: LendingTrace, summary: dict[str, Any], plots_dir: Path) ->
         fig.suptitle(title, fontsize=10)
         fig.tight_layout()
         path = plots_dir / f"{name}.png"
-        tmp = path.with_suffix(".png.tmp")
-        fig.savefig(tmp, dpi=110, format="png")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, dpi=110, format="png")
         plt.close(fig)
-        tmp.replace(path)
+        atomic_write_bytes(path, buffer.getvalue())  # fsynced, like every file of a run directory
         paths[name] = path
 
     # 1. score distribution per group, start vs end
