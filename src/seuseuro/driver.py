@@ -13,7 +13,9 @@ checkpoints; inside a chunk everything is compiled. A trainer is anything with
 Stopping and resuming: Ctrl-C (SIGINT) lets the running chunk finish, writes a checkpoint and
 returns; a second Ctrl-C aborts at once (the last checkpoint is intact: files are renamed into
 place). Resuming from ``checkpoints/latest.npz`` continues with the same keys and counters, so a
-run stopped half-way ends with the same parameters as an uninterrupted one.
+run stopped half-way ends with the same parameters as an uninterrupted one. The same holds for a
+process killed outright (SIGKILL, out of memory) at any moment, mid-chunk or mid-checkpoint
+(tests/test_crash_safety.py); a run killed before its first checkpoint resumes from its seed.
 """
 
 from __future__ import annotations
@@ -245,6 +247,7 @@ def run_training(
                 on_chunk(done, row)
             reached = stop_at_return is not None and chunk_return >= stop_at_return
             if chunks % checkpoint_every == 0 or done >= target or stop.requested or reached:
+                logger.sync()  # the rows up to `done` reach the disk before the checkpoint that names them
                 save_host_state(trainer, run, done)  # first: resume_state matches it to the checkpoint
                 save_checkpoint(run.latest_checkpoint, state, checkpoint_meta(run, done, trainer))
             if stop.requested:

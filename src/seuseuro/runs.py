@@ -122,13 +122,21 @@ class RunDir:
         return run
 
     @classmethod
-    def open_for_resume(cls, path: str | Path, algo: str) -> RunDir:
-        """Open a run that ``seuseuro train ALGO --resume`` may continue: same algorithm, a checkpoint."""
+    def open_for_resume(cls, path: str | Path, algo: str, require_checkpoint: bool = True) -> RunDir:
+        """Open a run that ``seuseuro train ALGO --resume`` may continue: same algorithm, a checkpoint.
+
+        ``require_checkpoint=False``: a run stopped before its first checkpoint (killed while
+        compiling, or while writing it: only ``latest.npz.tmp`` exists) is opened too, for trainers
+        that then start it from its seed (the host driver); its config.json holds everything needed.
+        """
         run = cls.open(path)
         if run.algo != algo:
             raise UserError(f"{path} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
-        if not run.latest_checkpoint.exists():
-            raise UserError(f"{path} has no checkpoint yet; start it again without --resume")
+        if require_checkpoint and not run.latest_checkpoint.exists():
+            raise UserError(
+                f"{path} has no checkpoint yet (it stopped before the first one); delete the directory and "
+                "start the run again without --resume"
+            )
         return run
 
     # --- contents -------------------------------------------------------------------------------

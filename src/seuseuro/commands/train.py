@@ -87,7 +87,7 @@ def run_train_ppo(args: TrainPPOArgs) -> int:
     if args.checkpoint_every < 1:
         raise UserError("--checkpoint-every must be >= 1")
     if args.resume is not None:
-        run = RunDir.open_for_resume(args.resume, "ppo")
+        run = RunDir.open_for_resume(args.resume, "ppo", require_checkpoint=False)  # the driver starts it afresh
         if run.require("num_seeds", int) < 1 or run.require("updates_per_chunk", int) < 1:
             raise UserError(f"{run.path}/config.json: num_seeds and updates_per_chunk must be >= 1; restore the file")
         if args.env != run.env_id and args.env != TrainPPOArgs.env:

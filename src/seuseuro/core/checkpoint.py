@@ -31,7 +31,13 @@ META_KEY = "__meta__"
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (atomic on POSIX)."""
+    """Write ``data`` to ``path`` through a temporary file and a rename (atomic on POSIX).
+
+    A process killed at any moment leaves either the old file or the new one, never a mix; at worst
+    a stray ``<name>.tmp`` that readers ignore and the next write replaces. The data is fsynced
+    before the rename and the directory after it, so after a power cut the name points at complete
+    contents (a rename alone may reach the disk before the data it names: ext4 and XFS reorder).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -40,6 +46,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable; a no-op where directories cannot be opened (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems (network mounts) refuse fsync on a directory; the rename still happened
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
