@@ -102,3 +102,19 @@ def test_profit_without_reward_and_bad_window():
         fm.cumulative_profit(log)
     with pytest.raises(UserError, match="window"):
         fm.windowed_counts(log, 0)
+
+
+def test_cumulative_target_tpr_and_mean_abs_gap_by_hand():
+    # equal per-step targets for both groups, but group 0's would-repay applicants arrive at steps 0 and
+    # 4 (targets .5, .7) and group 1's at steps 1 and 3 (.8, .2): aggregates .6 vs .5 (Simpson's paradox)
+    log = fm.DecisionLog(np.array([0, 1, 0, 1, 0]), np.zeros(5, bool), np.array([1, 1, 0, 1, 1], bool))
+    step = np.repeat(np.array([0.5, 0.8, 0.9, 0.2, 0.7])[:, None], 2, axis=1)
+    target = fm.cumulative_target_tpr(log, step)
+    np.testing.assert_allclose(target[:, 0], [0.5, 0.5, 0.5, 0.5, 0.6])
+    np.testing.assert_allclose(target[1:, 1], [0.8, 0.8, 0.5, 0.5])
+    assert np.isnan(target[0, 1])  # no would-repay applicant of group 1 yet
+    np.testing.assert_allclose(fm.mean_abs_gap(np.array([[0.1, -0.2], [-0.3, 0.4]])), [0.2, 0.3])
+    with pytest.raises(UserError, match="step_tpr must be"):
+        fm.cumulative_target_tpr(log, step[:3])
+    with pytest.raises(UserError, match="gaps must be"):
+        fm.mean_abs_gap(np.zeros(3))

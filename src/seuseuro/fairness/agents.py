@@ -100,6 +100,81 @@ def frozen_equal_opportunity_lender(
     return _lend_with_prob(key, equal_opportunity_accept_prob(params.initial_score_dist, params), state)
 
 
+def group_tpr(accept: jax.Array, score_dist: jax.Array, repay_prob: jax.Array) -> jax.Array:
+    """(2,) expected TPR per group of lending probabilities ``accept`` (2, 7) on ``score_dist`` (2, 7)."""
+    pos_mass = score_dist * repay_prob
+    return (accept * pos_mass).sum(-1) / jnp.maximum(pos_mass.sum(-1), 1e-12)
+
+
+# ml-fairness-gym's protocol (agents/oracle_lending_agent.py, agents/threshold_policies.py,
+# experiments/acm_fat_2020/lending_experiments_main.py): every (score level, label) of the oracle's
+# training corpus gets weight mass + 1e-6, the shared TPR target comes from scipy's bounded scalar
+# minimizer on [0, 1] (xatol 1e-5), and the first step (burnin=1) lends to everyone.
+GYM_WEIGHT_EPS = 1e-6
+GYM_BURNIN_STEPS = 1
+GYM_SEARCH_ITERS = 30  # golden-section steps: the bracket shrinks to 0.618**30 = 5e-7 < scipy's xatol 1e-5
+_GOLDEN = 0.6180339887498949
+
+
+def _gym_label_masses(score_dist: jax.Array, params: LendingParams) -> tuple[jax.Array, jax.Array]:
+    """(2, 7) would-repay and would-default weights of the gym oracle's training corpus."""
+    p = params.repay_prob
+    return score_dist * p + GYM_WEIGHT_EPS, score_dist * (1.0 - p) + GYM_WEIGHT_EPS
+
+
+def _gym_accept_at(tpr: jax.Array, pos: jax.Array) -> jax.Array:
+    """(2, 7) lending probabilities reaching ``tpr`` on the weighted corpus, best scores first."""
+    return jax.vmap(accept_prob_for_tpr, in_axes=(0, None, None))(pos, jnp.ones(pos.shape[-1]), tpr)
+
+
+def gym_equal_opportunity_tpr_target(score_dist: jax.Array, params: LendingParams) -> jax.Array:
+    """() the shared TPR target ml-fairness-gym's equal-opportunity oracle chooses for ``score_dist``.
+
+    As ``threshold_policies.equality_of_opportunity_thresholds``: maximize the summed (not group-
+    weighted: both groups' corpora sum to 1) weighted profit tp * interest - fp over the target in
+    [0, 1] with a bounded scalar search. The profit is concave in the target (P(repay) is non-decreasing
+    in the score, so each added slice of TPR is less profitable), which makes golden-section search, as
+    scipy's bounded Brent, converge to the optimum kink up to its tolerance.
+    """
+    pos, neg = _gym_label_masses(score_dist, params)
+
+    def profit(t):
+        accept = _gym_accept_at(t, pos)
+        return (accept * (pos * params.interest_rate * params.loan_amount - neg * params.loan_amount)).sum()
+
+    def shrink(_, bracket):
+        lo, hi = bracket
+        left, right = hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo)
+        keep_left = profit(left) >= profit(right)
+        return jnp.where(keep_left, lo, left), jnp.where(keep_left, right, hi)
+
+    lo, hi = jax.lax.fori_loop(0, GYM_SEARCH_ITERS, shrink, (jnp.float32(0.0), jnp.float32(1.0)))
+    return (lo + hi) / 2
+
+
+def gym_equal_opportunity_accept_prob(score_dist: jax.Array, params: LendingParams) -> jax.Array:
+    """(2, 7) ml-fairness-gym's equal-opportunity lending probabilities for ``score_dist``.
+
+    The gym randomizes between the two ROC-convex-hull thresholds around the target; this interpolates
+    between adjacent score levels instead. The expected TPR and profit are the same: the only hull
+    vertices dropped are collinear ones (equal P(repay), levels 5 and 6) or levels holding only the
+    1e-6 pseudo-mass.
+    """
+    pos, _ = _gym_label_masses(score_dist, params)
+    return _gym_accept_at(gym_equal_opportunity_tpr_target(score_dist, params), pos)
+
+
+def gym_equal_opportunity_lender(
+    key: jax.Array, obs: jax.Array, state: LendingState, params: LendingParams
+) -> jax.Array:
+    """ml-fairness-gym's ``OracleThresholdAgent`` with ``EQUALIZE_OPPORTUNITY`` as D'Amour et al. ran it:
+    lend to everyone for the burn-in step, then the gym's equal-TPR thresholds of the current population
+    (re-computed after every loan; a denial leaves the population, hence the thresholds, unchanged)."""
+    accept = gym_equal_opportunity_accept_prob(state.score_dist, params)
+    lend = _lend_with_prob(key, accept, state)
+    return jnp.where(state.time < GYM_BURNIN_STEPS, 1, lend).astype(jnp.int32)
+
+
 BASELINE_LENDERS: dict[str, LendingPolicy] = {
     "max-utility": max_utility_lender,
     "equal-opportunity": equal_opportunity_lender,

@@ -241,6 +241,34 @@ def windowed_tpr_gap(log: DecisionLog, window: int) -> np.ndarray:
     return gap(group_rates(windowed_counts(log, window)).tpr)
 
 
+def cumulative_target_tpr(log: DecisionLog, step_tpr: np.ndarray) -> np.ndarray:
+    """(N, G) aggregate TPR the policy *aimed at* over the first t+1 decisions: each group's per-step
+    expected TPR ``step_tpr`` (N, G) averaged over that group's would-repay applicants so far.
+
+    The realized aggregate TPR (:func:`cumulative_tpr_gap`'s rates) is this plus zero-mean noise from
+    the randomized decisions and score draws, which shrinks like 1/sqrt(N). When the per-step targets
+    are equal across groups but change over time, this average still differs between groups whenever
+    their would-repay applicants arrive at different times: D'Amour et al. 2020's Simpson's paradox,
+    the part of the aggregate gap that does not shrink with more decisions. Constant targets (a static
+    population) make it exactly equal across groups.
+    """
+    target = np.asarray(step_tpr, np.float64)
+    if target.shape != (len(log), log.num_groups):
+        raise UserError(f"step_tpr must be (decisions, groups) = {(len(log), log.num_groups)}; got {target.shape}")
+    positives = _indicator_columns(log)["positives"]
+    return _ratio(np.cumsum(positives * target, 0), np.cumsum(positives, 0))
+
+
+def mean_abs_gap(gaps: np.ndarray) -> np.ndarray:
+    """(S, N) signed per-seed gaps over time -> (N,) mean |gap| over seeds: the curve of ml-fairness-gym's
+    ``plot_cumulative_recall_differences`` (D'Amour et al. 2020's recall-gap figure, 100 seeds). Unlike
+    the mean signed gap, it does not cancel gaps whose sign differs from seed to seed."""
+    arr = np.asarray(gaps, np.float64)
+    if arr.ndim != 2:
+        raise UserError(f"gaps must be (seeds, steps); got {arr.shape}")
+    return np.abs(arr).mean(0)
+
+
 def cumulative_decisions_per_group(log: DecisionLog) -> np.ndarray:
     """(N, G) number of favourable decisions (loans) each group received so far."""
     return cumulative_counts(log).selected

@@ -136,3 +136,21 @@ def test_bad_params_raise_user_error():
         lending_params(interest=2.0)
     with pytest.raises(UserError, match="shift"):
         lending_params(shift=-0.1)
+
+
+def test_replay_score_dists_by_hand():
+    from seuseuro.envs.fairness.lending import replay_score_dists
+
+    # g0 at level 5 repays a loan (.01 moves 5 -> 6); g1 at level 0 defaults on a loan (clipped: nothing
+    # moves); g1 at level 3 is denied (nothing moves). Each row is the population *before* that decision.
+    before = replay_score_dists(
+        jnp.asarray(INITIAL_SCORE_DIST, jnp.float32),
+        jnp.asarray([0, 1, 1]),
+        jnp.asarray([5, 0, 3]),
+        jnp.asarray([True, False, True]),
+        jnp.asarray([True, True, False]),
+        0.01,
+    )
+    after_first = np.array(INITIAL_SCORE_DIST)
+    after_first[0, 5], after_first[0, 6] = 0.29, 0.01
+    np.testing.assert_allclose(before, [INITIAL_SCORE_DIST, after_first, after_first], atol=1e-6)

@@ -103,6 +103,25 @@ def shift_score_mass(
     return score_dist.at[group].set(row)
 
 
+def replay_score_dists(
+    initial_dist: jax.Array, group: jax.Array, score: jax.Array, repaid: jax.Array, lent: jax.Array, amount: float
+) -> jax.Array:
+    """(T, 2, 7) each group's score distribution *before* each of T logged decisions, rebuilt from the log.
+
+    The dynamics are deterministic given the decisions and outcomes, so a decision log and the initial
+    distribution are enough to recover the population every decision saw (for instance to ask what
+    per-step TPR a threshold policy targeted, without recording it during the rollout).
+    """
+
+    def step(dist, decision):
+        g, s, repaid_, lent_ = decision
+        moved = jnp.where(lent_, shift_score_mass(dist, g, s, repaid_, amount), dist)
+        return moved, dist
+
+    _, before = jax.lax.scan(step, initial_dist, (group, score, repaid, lent))
+    return before
+
+
 def windowed_tpr(tp: jax.Array, pos: jax.Array) -> jax.Array:
     """Per-group TPR from window counts; a group with (almost) no positives yet counts as TPR 1
     (nobody wrongly denied), which keeps the cost at 0 before any evidence."""
