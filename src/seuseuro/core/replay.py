@@ -18,13 +18,15 @@ What it reproduces: the uniform replay of DQN (Mnih et al. 2015) and SAC/TD3, wi
   reading of "normalize by max_i w_i").
 
 What it simplifies:
-- Sampling is O(capacity) per call, not a sum tree's O(log capacity): a two-level cumulative sum
-  (sqrt(capacity) blocks of sqrt(capacity) rows) then two binary searches. One level in float32 would
-  lose precision at 1e6 rows (eps * 1e6 = 0.12 of a unit priority); two levels keep every partial
-  sum over ~1e3 terms, and for uniform replay (0/1 weights) every sum is an exact integer.
-  Timings: see the measurement below (TIMINGS).
-  A sum tree's update of a batch of leaves with shared ancestors needs a
-  sequential or sort-based pass under jit, which is why we did not write one.
+- Uniform sampling (the default) is O(batch): candidates among the written rows, the first valid one
+  kept (see ``_sample_uniform_valid``: a batch element whose 8 candidates are all reset steps comes
+  with weight 0, so multiply per-sample losses by ``weight``).
+- Prioritized sampling is O(capacity) per call, not a sum tree's O(log capacity): a two-level
+  cumulative sum (sqrt(capacity) blocks of sqrt(capacity) rows) then two binary searches. One level
+  in float32 loses precision at 1e6 rows: measured, the float32 cumsum of 1e6 uniform(0, 1)
+  priorities is off by up to 0.11, a fifth of a mean priority; two levels keep every partial sum
+  over ~1e3 terms. A sum tree's update of a batch of leaves with shared ancestors needs a sequential
+  or sort-based pass under jit, which is why we did not write one. Timings: TIMINGS.
 - Observations are stored twice (``obs`` and ``next_obs``): simple and exact across auto-resets,
   but twice the memory of SB3's ``optimize_memory_usage``; fine for vector observations, too much
   for 1e6 Atari frames.
@@ -80,7 +82,7 @@ class ReplaySample(NamedTuple):
     reward: jax.Array  # (B,)  sum_{k<n} gamma^k r_{t+k} over the steps used
     discount: jax.Array  # (B,)  gamma^n_used * (1 - terminated at the last step used): the bootstrap factor
     next_obs: jax.Array  # (B, *obs_shape)  observation to bootstrap from (the last step's next_obs)
-    weight: jax.Array  # (B,)  importance weight (1 when uniform; 0 for a draw from an empty buffer)
+    weight: jax.Array  # (B,)  importance weight (1 when uniform); 0 for a draw that is not a valid row
     index: jax.Array  # (B,) int32  flat index row * num_envs + env, for update_priorities
 
 
@@ -152,11 +154,14 @@ def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int, beta: float | 
     """Draw ``batch_size`` valid transitions (uniformly, or proportionally to priority^alpha).
 
     ``beta`` is the importance-sampling exponent of prioritized replay (Schaul et al. anneal it
-    from 0.4 to 1 over training); it is ignored by uniform replay. Sample only after something
-    valid was added: from an empty buffer every ``weight`` is 0.
+    from 0.4 to 1 over training); it is ignored by uniform replay. Multiply per-sample losses by
+    ``weight``: it is 0 for a draw that found no valid row (all of an empty buffer's, rare uniform ones).
     """
-    mass = jnp.where(buffer.valid, buffer.priority if buffer.prioritized else 1.0, 0.0).reshape(-1)
-    flat = _sample_proportional(key, mass, batch_size)
+    if buffer.prioritized:
+        mass = jnp.where(buffer.valid, buffer.priority, 0.0).reshape(-1)
+        flat = _sample_proportional(key, mass, batch_size)
+    else:
+        flat = _sample_uniform_valid(key, buffer, batch_size)
     row, env = flat // buffer.num_envs, flat % buffer.num_envs
     reward, discount, last_row = _n_step_segment(buffer, row, env)
 
@@ -213,6 +218,20 @@ def _n_step_segment(buffer: ReplayBuffer, row: jax.Array, env: jax.Array) -> tup
         last = jnp.where(alive, r_k, last)
     discount = discount * (1.0 - data.terminated[last, env].astype(jnp.float32))
     return ret, discount, last
+
+
+def _sample_uniform_valid(key: jax.Array, buffer: ReplayBuffer, batch_size: int, tries: int = 8) -> jax.Array:
+    """Uniform draws over the valid rows in O(batch): ``tries`` uniform candidates among the written rows
+    (rows fill from 0, so they are the first ``rows_added`` rows), keep the first valid one.
+
+    The first valid candidate of i.i.d. uniform candidates is uniform over the valid rows. If all are
+    invalid (probability f^tries for a fraction f of reset steps: 4e-3 at f = 1/2, i.e. 1-step
+    episodes, 1e-8 at f = 1/10) the draw is an invalid row that ``sample`` gives weight 0.
+    """
+    written = buffer.rows_added * buffer.num_envs
+    candidates = jax.random.randint(key, (batch_size, tries), 0, jnp.maximum(written, 1))
+    ok = buffer.valid.reshape(-1)[candidates]
+    return jnp.take_along_axis(candidates, jnp.argmax(ok, axis=1)[:, None], axis=1)[:, 0]
 
 
 def _sample_proportional(key: jax.Array, mass: jax.Array, batch_size: int) -> jax.Array:
