@@ -8,9 +8,12 @@
   from the current score distributions: TPR is equal *in expectation at every step*, which is what
   lets the reproduction show the aggregate TPR gap that nevertheless persists under dynamics.
 
-Simplified on purpose: the papers' agents estimate the repayment curve from the loans they made
-(a burn-in of 200 steps in ml-fairness-gym); here they read the simulator's true distributions, as the
-issue asks, so the findings are about the decision rule and the dynamics, not estimation error.
+As in D'Amour et al.'s experiment: ml-fairness-gym's lending run (experiments/acm_fat_2020) uses
+``OracleThresholdAgent``, which rebuilds its training corpus from the simulator's *true* current
+distributions at every step (no censored lend-only data, no frozen thresholds; burn-in 1 step) and
+thresholds the integer score level directly. :func:`gym_equal_opportunity_lender` follows that protocol
+to the detail (1-step lend-to-all burn-in, 1e-6-smoothed corpus, bounded search for the shared TPR);
+its per-step TPR equals :func:`equal_opportunity_lender`'s up to the search tolerance.
 
 Every policy has the signature ``policy(key, obs, state, params) -> action`` (lend = 1): the oracle
 baselines read the environment state, learned agents read ``obs`` only.
