@@ -26,7 +26,11 @@ What it simplifies:
   in float32 loses precision at 1e6 rows: measured, the float32 cumsum of 1e6 uniform(0, 1)
   priorities is off by up to 0.11, a fifth of a mean priority; two levels keep every partial sum
   over ~1e3 terms. A sum tree's update of a batch of leaves with shared ancestors needs a sequential
-  or sort-based pass under jit, which is why we did not write one. Timings: TIMINGS.
+  or sort-based pass under jit, which is why we did not write one. Measured, jitted, batch 256,
+  4-float observations, on this project's shared 2-core CPU at load ~12 (so upper bounds, noisy):
+  ``sample`` 1e6 rows uniform 0.4 ms, prioritized 12-21 ms (1e4 rows: ~1 ms); ``add`` 0.2-0.4 ms;
+  ``update_priorities`` < 1 ms. Prioritized replay at 1e6 rows with an update every step is
+  therefore CPU-bound here; a sum tree is the next step if that case matters (not measured on a GPU).
 - Observations are stored twice (``obs`` and ``next_obs``): simple and exact across auto-resets,
   but twice the memory of SB3's ``optimize_memory_usage``; fine for vector observations, too much
   for 1e6 Atari frames.
