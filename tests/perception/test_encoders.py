@@ -51,10 +51,12 @@ def test_classifier_logits_and_a_short_training_run_learns_something(learning_se
     model = PointCloudClassifier(jax.random.key(0), PointNetEncoder(jax.random.key(1)), 6)
     assert model(jnp.ones((10, 3))).shape == (6,)
     config = ClassifierTrainConfig(
-        steps=50, batch_size=16, eval_size=200, data=ShapeDatasetConfig(num_points=32), learning_rate=3e-3
+        steps=150, batch_size=16, eval_size=200, data=ShapeDatasetConfig(num_points=32), learning_rate=3e-3
     )
     _, result = train_shape_classifier(jax.random.key(learning_seed), config, chunk=50)
-    assert result["eval/accuracy"] > 0.35  # chance is 1/6
+    # chance is 1/6. 150 steps, not 50: over 10 seeds 50 steps gave 0.33-0.57 (one seed failed), 150 give
+    # 0.58-0.69 for a few seconds more.
+    assert result["eval/accuracy"] > 0.35
 
 
 def test_bad_encoder_config():
