@@ -108,13 +108,20 @@ def trial(args, xla_flags: str, out_dir: Path, index: int) -> dict:
         output, _ = proc.communicate(timeout=args.timeout)
         result = "ok" if proc.returncode == 0 else f"error rc={proc.returncode}"
     except subprocess.TimeoutExpired:
+        result_kind = "HANG"
         if args.stack_dumps > 0:  # gdb on a hung process takes a minute on a loaded machine: a few suffice
             args.stack_dumps -= 1
             stacks = native_stacks(proc.pid, args.py_spy)
             (out_dir / f"{args.workload}_hang_{index:03d}.txt").write_text(f"XLA_FLAGS={xla_flags!r}\n\n{stacks}")
+            # A loaded machine can still be compiling at the timeout: the stacks tell a slow compile
+            # (main thread in CompileAndLoad) from the pool deadlock (workers in ParallelBatchMap).
+            if "CompileAndLoad" in stacks:
+                result_kind = "TIMEOUT (still compiling)"
+            elif "ParallelBatchMap" in stacks:
+                result_kind = "HANG (LAPACK pool deadlock)"
         proc.kill()
         output, _ = proc.communicate()
-        result = "HANG"
+        result = result_kind
     seconds = time.perf_counter() - start
     tail = (output or "")[-2000:] if result.startswith("error") else ""
     return {"trial": index, "xla_flags": xla_flags, "result": result, "seconds": round(seconds, 1), "tail": tail}
@@ -146,7 +153,7 @@ def main() -> None:
         print(json.dumps(record), flush=True)
     summary = {
         flags: {
-            "hangs": sum(r["result"] == "HANG" for r in results if r["xla_flags"] == flags),
+            "hangs": sum(r["result"].startswith("HANG") for r in results if r["xla_flags"] == flags),
             "trials": sum(r["xla_flags"] == flags for r in results),
         }
         for flags in arms

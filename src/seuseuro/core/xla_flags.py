@@ -26,10 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-# Measured (benchmarks/xla_cpu_hang.py --workload qr: a jitted, vmapped orthogonal init of 6 layer
-# shapes over 4 seeds; 2 cores): no flags hung MEASURE; --xla_cpu_multi_thread_eigen=false MEASURE;
-# --xla_cpu_enable_concurrency_optimized_scheduler=false MEASURE. PPO on CartPole with the flag:
-# MEASURE steps/s against MEASURE without (benchmarks/ppo_vs_sb3.py timing).
+# Measured on this 2-core machine, load average ~11 from other jobs, fresh processes, no compilation
+# cache (benchmarks/xla_cpu_hang.py --workload qr: a jitted, vmapped orthogonal init of 6 layer
+# shapes over 4 seeds, i.e. the test's program): no flags 3 of 3 hung (gdb: the stacks above);
+# --xla_cpu_multi_thread_eigen=false 2 of 2 hung (the one dumped: same stacks); this flag 0 of 7, 21-49 s
+# each. PPO on CartPole (8 envs x 32 steps, 4 epochs x 4 minibatches, steps/s after compilation,
+# benchmarks/ppo_vs_sb3.py's scaling worker, two A/B pairs at load ~10-12, so +-2x noise):
+# 1 seed 9.4k and 19.2k steps/s with the flag against 18.3k and 42.6k without; 8 seeds 38.4k and
+# 25.0k against 34.9k and 38.3k. Possibly slower, not settled: re-measure on a quiet machine; if it
+# costs that much, drop the default once jaxlib no longer waits on the pool (SEUSEURO_XLA_DEFAULTS=off
+# turns it off meanwhile).
 DEFAULT_FLAGS: tuple[str, ...] = ("--xla_cpu_enable_concurrency_optimized_scheduler=false",)
 
 OPT_OUT_VARIABLE = "SEUSEURO_XLA_DEFAULTS"
