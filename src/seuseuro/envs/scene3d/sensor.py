@@ -12,8 +12,10 @@ distance ``t >= 0``; a ray that starts inside an object hits that object's surfa
 Rays that hit nothing within ``max_range`` (through the open ceiling, or beyond the range) report
 ``max_range`` with ``hit = False``.
 
-What it simplifies: no noise model, no lens distortion, no reflectance; every primitive is tested
-for every ray (``K`` objects cost ``K`` tests a ray; fine for the ~10 objects of a room).
+What it simplifies: no noise model, no lens distortion, no reflectance; every object is tested
+for every ray (``K`` objects cost ``K`` interval tests a ray; fine for the ~10 objects of a room). No
+culling: vectorized code evaluates every lane anyway, so a bounding-sphere reject (MuJoCo's) saves
+nothing unless rays are compacted per object, which costs gathers (BENCHMARKS.md, "3D scenes").
 """
 
 from __future__ import annotations
@@ -65,6 +67,13 @@ def _first_nonnegative(candidates: jax.Array, valid: jax.Array) -> jax.Array:
 def _safe(x: jax.Array) -> jax.Array:
     """Keep a denominator away from zero, preserving its sign (a parallel ray gives +-huge, not nan)."""
     return jnp.where(jnp.abs(x) < _EPS, jnp.where(x < 0, -_EPS, _EPS), x)
+
+
+def _off_zero(x: jax.Array) -> jax.Array:
+    """:func:`_safe` in 3 operations instead of 5, for the scene path: a denominator within 1e-9 of zero
+    becomes +1e-9 whatever its sign; the slab and root formulas below only take its magnitude or
+    reach +-1e9 m with either sign, far beyond any max_range."""
+    return jnp.where(jnp.abs(x) < _EPS, _EPS, x)
 
 
 def _quadratic_roots(a: jax.Array, half_b: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -157,68 +166,110 @@ def ray_room(
     return jnp.minimum(t_floor, t_wall), label
 
 
-def _ray_round(origin: jax.Array, direction: jax.Array, shape: jax.Array, size: jax.Array) -> jax.Array:
-    """Sphere, cylinder or cone through one quadric x^2 + y^2 + alpha z^2 + beta z + gamma = 0.
+class _Objects(NamedTuple):
+    """Per-object constants of one scene, (K,) each, computed once per cast instead of once per ray.
 
-    Same surfaces as :func:`ray_sphere`, :func:`ray_cylinder` and :func:`ray_cone` (the tests check
-    them against each other), evaluated once per ray-object pair instead of three times:
-    sphere (alpha, beta, gamma) = (1, 0, -r^2); cylinder (0, 0, -r^2) clipped to |z| <= h with two
-    caps; cone (-k^2, 2 k^2 h, -k^2 h^2), k = r / 2h, clipped to |z| <= h with its base cap.
+    Every object is the convex set {|z| <= hz} ∩ (box: |x|, |y| <= hx, hy in its own frame;
+    round: the quadric x^2 + y^2 + alpha (z - apex)^2 + gamma <= 0, relative to its centre).
     """
-    radius, h = size[0], size[2]
-    is_sphere = shape == SHAPE_CLASSES.index("sphere")
-    is_cone = shape == SHAPE_CLASSES.index("cone")
+
+    centre: jax.Array  # (K, 3)
+    cos: jax.Array  # (K,) heading, used by boxes only (round shapes are symmetric about z)
+    sin: jax.Array  # (K,)
+    half_x: jax.Array  # (K,) box half-extents in its own frame
+    half_y: jax.Array  # (K,)
+    half_z: jax.Array  # (K,) slab |z| <= half_z that clips every shape (a sphere's is its radius)
+    alpha: jax.Array  # (K,) quadric: sphere 1, cylinder 0, cone -k^2 (k = r / 2h)
+    apex: jax.Array  # (K,) cone h (its apex), else 0
+    gamma: jax.Array  # (K,) sphere and cylinder -r^2, cone 0
+    is_box: jax.Array  # (K,) bool
+    present: jax.Array  # (K,) bool, the scene's mask
+
+
+def _objects(scene: Scene) -> _Objects:
+    radius, h = scene.size[..., 0], scene.size[..., 2]
+    is_sphere = scene.shape == SHAPE_CLASSES.index("sphere")
+    is_cone = scene.shape == SHAPE_CLASSES.index("cone")
     k2 = (radius / (2.0 * h)) ** 2
-    alpha = jnp.where(is_sphere, 1.0, jnp.where(is_cone, -k2, 0.0))
-    beta = jnp.where(is_cone, 2.0 * k2 * h, 0.0)
-    gamma = jnp.where(is_sphere | ~is_cone, -(radius**2), -k2 * h * h)
-    ox, oy, oz = origin
-    dx, dy, dz = direction
-    a = dx * dx + dy * dy + alpha * dz * dz
-    half_b = ox * dx + oy * dy + alpha * oz * dz + 0.5 * beta * dz
-    c = ox * ox + oy * oy + alpha * oz * oz + beta * oz + gamma
-    t1, t2, real = _quadratic_roots(a, half_b, c)
-    side_ok = real & ((jnp.abs(a) > _EPS) | (jnp.abs(half_b) > _EPS))  # a ray along a cylinder's axis has no side hit
-    clip = jnp.where(is_sphere, jnp.inf, h)
-    caps = (jnp.stack([-h, h]) - oz) / _safe(dz)
-    cap_ok = ((ox + caps * dx) ** 2 + (oy + caps * dy) ** 2 <= radius**2) & (jnp.abs(dz) > _EPS) & ~is_sphere
-    cap_ok = cap_ok & jnp.stack([jnp.asarray(True), ~is_cone])  # a cone has only its base
-    t = jnp.stack([t1, t2, caps[0], caps[1]])
-    valid = jnp.stack(
-        [side_ok & (jnp.abs(oz + t1 * dz) <= clip), side_ok & (jnp.abs(oz + t2 * dz) <= clip), cap_ok[0], cap_ok[1]]
+    return _Objects(
+        centre=scene.position,
+        cos=jnp.cos(scene.heading),
+        sin=jnp.sin(scene.heading),
+        half_x=scene.size[..., 0],
+        half_y=scene.size[..., 1],
+        half_z=jnp.where(is_sphere, radius, h),
+        alpha=jnp.where(is_sphere, 1.0, jnp.where(is_cone, -k2, 0.0)),
+        apex=jnp.where(is_cone, h, 0.0),
+        gamma=jnp.where(is_cone, 0.0, -(radius**2)),
+        is_box=scene.shape == SHAPE_CLASSES.index("box"),
+        present=scene.mask,
     )
-    return _first_nonnegative(t, valid)
 
 
-def _ray_object(origin, direction, shape, position, size, heading) -> jax.Array:
-    """One ray against one object of any class: move the ray into the object's frame, then intersect."""
-    c, s = jnp.cos(heading), jnp.sin(heading)
-    rel = origin - position
-    local_o = jnp.array([c * rel[0] + s * rel[1], -s * rel[0] + c * rel[1], rel[2]])
-    local_d = jnp.array([c * direction[0] + s * direction[1], -s * direction[0] + c * direction[1], direction[2]])
-    is_box = shape == SHAPE_CLASSES.index("box")
-    return jnp.where(is_box, ray_box(local_o, local_d, size), _ray_round(local_o, local_d, shape, size))
+def _intersect_objects(origins: jax.Array, directions: jax.Array, obj: _Objects) -> jax.Array:
+    """Distances (N, K) from N rays to the K objects (inf on a miss), one interval test per pair.
+
+    A ray meets a convex object on an interval [t_near, t_far] (the intersection of the intervals of
+    the z slab and of the box's x, y slabs or the quadric's inside, as in Kay & Kajiya's slab method);
+    the surface nearest at t >= 0 is t_near, or t_far from inside. That is one formula per pair, where
+    the previous caster evaluated 2-4 candidate roots per primitive with a validity test each.
+    ``origins`` is (3,) when all rays share one (a camera, a lidar): every origin-only term then is
+    (K,), computed once per object instead of once per ray.
+    """
+    rel = origins[..., None, :] - obj.centre  # (K, 3) or (N, K, 3)
+    rx, ry, rz = rel[..., 0], rel[..., 1], rel[..., 2]
+    dx, dy, dz = (directions[:, i, None] for i in range(3))  # (N, 1) each
+    inv_dz = 1.0 / _off_zero(dz)
+    # z slab, centre +- half-width form: 2 multiplies and 2 adds per pair
+    z_mid, z_half = -rz * inv_dz, obj.half_z * jnp.abs(inv_dz)
+    z_near, z_far = z_mid - z_half, z_mid + z_half
+    # box: x, y slabs in the object's frame
+    local_x, local_y = obj.cos * rx + obj.sin * ry, obj.cos * ry - obj.sin * rx
+    local_dx, local_dy = _off_zero(obj.cos * dx + obj.sin * dy), _off_zero(obj.cos * dy - obj.sin * dx)
+    inv_xy = 1.0 / (local_dx * local_dy)  # one division for both slabs
+    inv_x, inv_y = local_dy * inv_xy, local_dx * inv_xy
+    x_mid, x_half = -local_x * inv_x, obj.half_x * jnp.abs(inv_x)
+    y_mid, y_half = -local_y * inv_y, obj.half_y * jnp.abs(inv_y)
+    box_near = jnp.maximum(x_mid - x_half, y_mid - y_half)
+    box_far = jnp.minimum(x_mid + x_half, y_mid + y_half)
+    # round: roots of a t^2 + 2 b t + c (stable form, see _quadratic_roots); a is kept off zero so that a
+    # ray parallel to a cylinder's axis or a cone's side gets a +-huge root (the linear case), not nan
+    a = _off_zero(dx * dx + dy * dy + obj.alpha * (dz * dz))
+    alpha_z = obj.alpha * (rz - obj.apex)  # centred on a cone's apex: float32 loses ~2x less than expanded
+    half_b = rx * dx + ry * dy + alpha_z * dz
+    c = rx * rx + ry * ry + alpha_z * (rz - obj.apex) + obj.gamma  # origin only: (K,) if shared
+    disc = half_b * half_b - a * c
+    sqrt_disc = jnp.sqrt(jnp.maximum(disc, 0.0))
+    q = -(half_b + jnp.where(half_b >= 0, sqrt_disc, -sqrt_disc))
+    # one division for both roots; a q is legitimately tiny (a ray along a cylinder's axis from inside
+    # has a ~ 1e-9, q ~ 1e-5), so only an exact 0 (then c = 0 too: both roots 0) is replaced
+    a_q = a * q
+    inv_aq = 1.0 / jnp.where(a_q == 0.0, 1.0, a_q)
+    root_1, root_2 = q * q * inv_aq, c * a * inv_aq
+    lo, hi = jnp.minimum(root_1, root_2), jnp.maximum(root_1, root_2)
+    # a < 0 only for a cone's steep rays: inside the double cone is t <= lo or t >= hi; the lower nappe
+    # (the cone; the z slab ends at the apex) is the piece before lo going up, after hi going down
+    up = dz > 0
+    steep = a < 0
+    round_near = jnp.where(steep, jnp.where(up, -jnp.inf, hi), lo)
+    round_far = jnp.where(steep, jnp.where(up, lo, jnp.inf), hi)
+    near = jnp.maximum(z_near, jnp.where(obj.is_box, box_near, round_near))
+    far = jnp.minimum(z_far, jnp.where(obj.is_box, box_far, round_far))
+    ok = obj.present & (near <= far) & (far >= 0.0) & (obj.is_box | (disc >= 0.0))
+    return jnp.where(ok, jnp.where(near >= 0.0, near, far), jnp.inf)
 
 
-def cast_ray(origin: jax.Array, direction: jax.Array, scene: Scene, max_range: float) -> RayHits:
-    """One ray (origin (3,), direction (3,), any length) against a whole scene."""
-    direction = direction / jnp.linalg.norm(direction)
-    t_objects = jax.vmap(_ray_object, in_axes=(None, None, 0, 0, 0, 0))(
-        origin, direction, scene.shape, scene.position, scene.size, scene.heading
-    )
-    t_objects = jnp.where(scene.mask, t_objects, jnp.inf)
-    nearest = jnp.argmin(t_objects)
-    t_object = t_objects[nearest]
-    t_room, room_label = ray_room(origin, direction, scene.half_extent, scene.wall_height)
-    object_first = t_object < t_room
-    t = jnp.minimum(t_object, t_room)
-    hit = t <= max_range
-    label = jnp.where(object_first, scene.shape[nearest], room_label)
-    return RayHits(
-        distance=jnp.where(hit, t, max_range).astype(jnp.float32),
-        hit=hit,
-        object_id=jnp.where(hit & object_first, nearest, -1).astype(jnp.int32),
-        label=jnp.where(hit, label, MISS_LABEL).astype(jnp.int32),
+def ray_objects(origins: jax.Array, directions: jax.Array, scene: Scene) -> jax.Array:
+    """Distances (N, K) along N unit rays (directions (N, 3); origins (N, 3) or one shared (3,)) to
+    each of one scene's K objects: the nearest surface point at t >= 0, inf on a miss or a masked slot."""
+    # the barrier keeps XLA from fusing (and so recomputing) the per-object cos / sin into every pair
+    return _intersect_objects(origins, directions, jax.lax.optimization_barrier(_objects(scene)))
+
+
+def _ray_room_batch(origins: jax.Array, directions: jax.Array, half_extent: jax.Array, wall_height: jax.Array):
+    """:func:`ray_room` for N rays at once, (N,) distances and labels."""
+    return jax.vmap(ray_room, in_axes=(0 if origins.ndim == 2 else None, 0, None, None))(
+        origins, directions, half_extent, wall_height
     )
 
 
@@ -232,9 +283,22 @@ def cast_rays(origins: jax.Array, directions: jax.Array, scene: Scene, max_range
         raise UserError(f"ray directions must have shape (..., 3), got {directions.shape}")
     if directions.size == 0:
         raise UserError("no rays to cast (zero rays); give at least one direction")
-    origins = jnp.broadcast_to(origins, directions.shape)
-    flat = jax.vmap(cast_ray, in_axes=(0, 0, None, None))(
-        origins.reshape(-1, 3), directions.reshape(-1, 3), scene, max_range
+    flat_d = directions.reshape(-1, 3)
+    flat_d = flat_d / jnp.linalg.norm(flat_d, axis=-1, keepdims=True)
+    flat_o = origins if origins.ndim == 1 else jnp.broadcast_to(origins, directions.shape).reshape(-1, 3)
+    t_objects = ray_objects(flat_o, flat_d, scene)  # (N, K)
+    nearest = jnp.argmin(t_objects, axis=-1)
+    t_object = jnp.min(t_objects, axis=-1)
+    t_room, room_label = _ray_room_batch(flat_o, flat_d, scene.half_extent, scene.wall_height)
+    object_first = t_object < t_room
+    t = jnp.minimum(t_object, t_room)
+    hit = t <= max_range
+    label = jnp.where(object_first, scene.shape[nearest], room_label)
+    flat = RayHits(
+        distance=jnp.where(hit, t, max_range).astype(jnp.float32),
+        hit=hit,
+        object_id=jnp.where(hit & object_first, nearest, -1).astype(jnp.int32),
+        label=jnp.where(hit, label, MISS_LABEL).astype(jnp.int32),
     )
     return jax.tree.map(lambda x: x.reshape(directions.shape[:-1]), flat)
 
