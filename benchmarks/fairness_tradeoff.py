@@ -69,7 +69,7 @@ def train(config, env, seeds: int, lagrangian: bool):
     state = trainer.init(jax.random.split(jax.random.PRNGKey(0), seeds))
     for done in range(0, config.num_updates, chunk):
         state, _ = trainer.run_chunk(state, min(chunk, config.num_updates - done))
-    return state.policy.actor_critic if lagrangian else state.policy
+    return state.agent.actor_critic if lagrangian else state.policy
 
 
 def main() -> None:

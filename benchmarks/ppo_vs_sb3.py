@@ -123,15 +123,10 @@ def worker(spec: dict) -> dict:
         t = time.perf_counter()
         policy = jax.tree.map(lambda x: x[0], state.policy)
         env_state = jax.tree.map(lambda x: x[0], state.env_state)
-        if env.is_jax_native:
-            returns = ppo.evaluate(
-                policy, env_state, env, jax.random.PRNGKey(1000 + spec["seed"]), spec["eval_episodes"]
-            )
-        else:
-            from seuseuro.envs.gym_bridge import evaluate_bridge
-
-            returns = evaluate_bridge(policy, env_state, env, 1000 + spec["seed"], spec["eval_episodes"], True,
-                                      config.normalize_observations)  # fmt: skip
+        returns = ppo.evaluate(
+            policy, env_state, env, 1000 + spec["seed"], spec["eval_episodes"],
+            normalize_observations=config.normalize_observations,
+        )  # fmt: skip
         result.update(eval_return=float(np.mean(returns)), eval_std=float(np.std(returns)),
                       eval_s=time.perf_counter() - t)  # fmt: skip
     result["in_process_s"] = time.perf_counter() - t_start

@@ -62,8 +62,10 @@ def child(workload: str, num_seeds: int) -> None:
         env = make("ObjectNav-Small-v0")
         config = ppo.Config(torso="pointnet", num_envs=4, num_steps=32, num_epochs=1, total_steps=4 * 32 * 20)
         obs_shape = tuple(env.observation_space.shape)
-        action_dim, discrete, _, _ = ppo.action_spec(env.action_space)
-        factory = ppo.make_torso_factory(config, obs_shape)
+        from seuseuro.envs.spaces import action_spec
+
+        action_dim, discrete, _, _ = action_spec(env.action_space)
+        factory = ppo.make_torso(config, obs_shape)
         build = eqx.filter_jit(jax.vmap(lambda k: ppo.ActorCritic(k, obs_shape, action_dim, discrete, config, factory)))
         jax.block_until_ready(eqx.filter(build(keys), eqx.is_array))
     elif workload == "pointnet":

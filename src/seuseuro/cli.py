@@ -1,8 +1,7 @@
 """The ``seuseuro`` command line: ``seuseuro train ALGO | eval | plot | envs | ...``.
 
-Each command is a typed dataclass turned into flags by tyro plus a ``run(args) -> int`` function,
-living next to what it drives (``seuseuro.commands.*`` for the RL core, a pillar's own module for
-its commands). This file only dispatches: it maps the first word (and, for ``train``, the second)
+Each command is a typed dataclass turned into flags by tyro plus a ``run(args) -> int`` function in
+``seuseuro.commands``. This file only dispatches: it maps the first word (and, for ``train``, the second)
 to ``"module:ArgsClass:run_function"`` and imports lazily, so ``seuseuro --help`` stays fast.
 
 Every :class:`~seuseuro.errors.UserError` becomes one line on stderr and exit status 2.
@@ -25,10 +24,10 @@ TRAIN_COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_train_ppo",
         "PPO on a JAX-native or Gymnasium env",
     ),
-    "sft": ("seuseuro.lm.commands", "TrainSFTArgs", "run_train_sft", "tiny LM from scratch on worked solutions"),
-    "grpo": ("seuseuro.lm.commands", "TrainGRPOArgs", "run_train_grpo", "GRPO/DAPO/Dr. GRPO on a text task"),
+    "sft": ("seuseuro.commands.lm", "TrainSFTArgs", "run_train_sft", "tiny LM from scratch on worked solutions"),
+    "grpo": ("seuseuro.commands.lm", "TrainGRPOArgs", "run_train_grpo", "GRPO/DAPO/Dr. GRPO on a text task"),
     "ppo-lagrangian": (
-        "seuseuro.fairness.commands",
+        "seuseuro.commands.train",
         "TrainPPOLagrangianArgs",
         "run_train_ppo_lagrangian",
         "PPO under a constraint on a reported cost (fairness gap)",
@@ -46,38 +45,34 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "envs": ("seuseuro.commands.envs", "EnvsArgs", "run_envs", "list environments with their spaces"),
     "runs": ("seuseuro.commands.listing", "ListRunsArgs", "run_list_runs", "list run directories and their results"),
     "render": (
-        "seuseuro.envs.scene3d.render",
+        "seuseuro.commands.render",
         "RenderArgs",
         "run_render",
         "PNGs of a 3D scene: top-down map, depth image, point cloud",
     ),
-    "sample": ("seuseuro.lm.commands", "SampleArgs", "run_sample", "answer a prompt with a trained LM run"),
+    "sample": ("seuseuro.commands.lm", "SampleArgs", "run_sample", "answer a prompt with a trained LM run"),
     "audit": (
-        "seuseuro.fairness.commands",
+        "seuseuro.commands.audit",
         "AuditArgs",
         "run_audit",
         "fairness audit of a lender or a run: JSON, plots, HTML",
     ),
 }
 
-# `seuseuro eval RUN_DIR ...` picks its flags by the run's algorithm (config.json "algo").
-EVAL_COMMANDS: dict[str, tuple[str, str, str, str]] = {
-    "ppo": COMMANDS["eval"],
-    "ppo-lagrangian": COMMANDS["eval"],
-    "sft": ("seuseuro.lm.commands", "EvalLMArgs", "run_eval_lm", "held-out accuracy of an LM run, 95% CI"),
-    "grpo": ("seuseuro.lm.commands", "EvalLMArgs", "run_eval_lm", "held-out accuracy of an LM run, 95% CI"),
-}
+# `seuseuro eval RUN_DIR ...` picks its flags by the family of the run's algorithm (config.json "algo").
+EVAL_LM = ("seuseuro.commands.lm", "EvalLMArgs", "run_eval_lm", "held-out accuracy of an LM run, 95% CI")
 
 
 def _eval_spec(rest: list[str]) -> tuple[str, str, str, str]:
-    """The eval command for the run named by the first positional argument (PPO's by default)."""
+    """The eval command for the run named by the first positional argument (RL's by default)."""
     positional = next((a for a in rest if not a.startswith("-")), None)
     if positional is None:
         return COMMANDS["eval"]
+    from seuseuro.experiment import ALGORITHMS
     from seuseuro.runs import RunDir
 
-    algo = RunDir.open(positional).algo
-    return EVAL_COMMANDS.get(algo, COMMANDS["eval"])
+    entry = ALGORITHMS.get(RunDir.open(positional).algo)
+    return EVAL_LM if entry is not None and entry.family == "lm" else COMMANDS["eval"]
 
 
 def _usage() -> str:
@@ -102,7 +97,7 @@ def _dispatch(spec: tuple[str, str, str, str], argv: list[str], prog: str) -> in
     module = importlib.import_module(module_name)
     args_cls = getattr(module, args_name)
     # A command may compute its defaults from the command line (PPO's tuned set per --env).
-    default = module.default_args(argv) if hasattr(module, "default_args") else None
+    default = module.default_args(args_cls, argv) if hasattr(module, "default_args") else None
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured):

@@ -93,7 +93,7 @@ def test_evaluate_returns_one_return_per_episode():
     env = make("CartPole-v1")
     _, state, _ = _train("CartPole-v1", TINY)
     pick = lambda t: jax.tree.map(lambda x: x[0], t)  # noqa: E731
-    returns = ppo.evaluate(pick(state.policy), pick(state.env_state), env, jax.random.PRNGKey(0), 6)
+    returns = ppo.evaluate(pick(state.policy), pick(state.env_state), env, 0, 6)
     assert returns.shape == (6,) and np.all(returns >= 1) and np.all(returns <= 500)
 
 
@@ -109,8 +109,10 @@ def test_invalid_configs_are_user_errors():
 def test_unsupported_action_space_is_a_user_error():
     from gymnax.environments import spaces
 
+    from seuseuro.envs.spaces import action_spec
+
     with pytest.raises(UserError, match="Discrete or 1-D Box"):
-        ppo.action_spec(spaces.Tuple([spaces.Discrete(2), spaces.Discrete(3)]))
+        action_spec(spaces.Tuple([spaces.Discrete(2), spaces.Discrete(3)]), "PPO")
 
 
 def test_tuned_config_applies_overrides():

@@ -71,8 +71,8 @@ def test_ppo_lagrangian_resumed_half_way_ends_with_the_same_parameters(tmp_path)
     import jax
     import numpy as np
 
-    from seuseuro.commands.evaluate import load_trained_state, rebuild_run
     from seuseuro.driver import run_training
+    from seuseuro.experiment import load_trained_state, rebuild_run
     from seuseuro.runs import RunDir
 
     argv = ["train", "ppo-lagrangian", "--total-steps", "512", "--num-envs", "4", "--num-steps", "32"]

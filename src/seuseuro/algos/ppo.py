@@ -30,6 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from seuseuro.collect.evaluate import evaluate as evaluate_episodes
+from seuseuro.collect.host import CollectorState, HostCollector, HostPolicy, init_collector_state, make_host_trainer
+from seuseuro.collect.rollout import collect_rollout, episode_metrics
 from seuseuro.core import distributions as D
 from seuseuro.core.chunked import Trainer, make_chunked_trainer
 from seuseuro.core.losses import (
@@ -40,19 +43,16 @@ from seuseuro.core.losses import (
     normalize_advantages,
     value_loss,
 )
-from seuseuro.core.networks import MLP, Flatten, conv_torso, split_key
+from seuseuro.core.minibatch import minibatch_epochs
+from seuseuro.core.networks import MLP, Flatten, split_key
 from seuseuro.core.normalization import normalize
+from seuseuro.core.optim import clipped_adam
 from seuseuro.core.returns import compute_gae
-from seuseuro.core.types import EpisodeInfo, Transition
-from seuseuro.core.wrappers import (
-    AutoResetVecEnv,
-    EpisodeStatistics,
-    NormalizeObservation,
-    NormalizeObsState,
-    NormalizeReward,
-    find_wrapper_state,
-)
+from seuseuro.core.types import Transition
+from seuseuro.core.wrappers import NormalizeObsState, find_wrapper_state, wrap_for_training
+from seuseuro.envs.spaces import action_spec
 from seuseuro.errors import UserError, require_finite
+from seuseuro.perception.torsos import make_torso_factory
 
 # =================================================================================================
 # Configuration
@@ -272,37 +272,10 @@ def evaluate_actions(policy: ActorCritic, obs: jax.Array, action: jax.Array):
     return D.gaussian_log_prob(out, log_std, action), D.gaussian_entropy(log_std), value
 
 
-def make_torso_factory(config: Config, obs_shape: tuple[int, ...]):
-    """The torso named by ``config.torso`` (None = flatten)."""
-    if config.torso == "flatten":
-        return None
-    if config.torso == "cnn":
-        smallest = 2 * len(config.cnn_channels) + 1
-        if len(obs_shape) != 3 or min(obs_shape[:2]) < smallest:
-            raise UserError(
-                f"--torso cnn reads (height, width, channels) images of at least {smallest}x{smallest}; "
-                f"this env's observations are {obs_shape}"
-            )
-        return conv_torso(obs_shape, config.cnn_channels)
-    if len(obs_shape) != 2:
-        raise UserError(f"--torso pointnet reads (points, features) observations; this env's are {obs_shape}")
-    from seuseuro.perception.pointnet import pointnet_torso
-
-    return pointnet_torso(obs_shape[-1], config.torso_widths)
-
-
-def action_spec(action_space) -> tuple[int, bool, np.ndarray | None, np.ndarray | None]:
-    """(action_dim, discrete, low, high) for a gymnax or Gymnasium space; UserError otherwise."""
-    name = type(action_space).__name__
-    if name == "Discrete":
-        return int(action_space.n), True, None, None
-    if name == "Box" and len(action_space.shape) == 1:
-        low = np.broadcast_to(np.asarray(action_space.low, np.float32), action_space.shape)
-        high = np.broadcast_to(np.asarray(action_space.high, np.float32), action_space.shape)
-        return int(action_space.shape[0]), False, low, high
-    raise UserError(
-        f"PPO acts in Discrete or 1-D Box action spaces; this environment has {action_space}. "
-        "Wrap it to flatten or discretize its actions"
+def make_torso(config: Config, obs_shape: tuple[int, ...]):
+    """The torso factory named by ``config.torso`` (None = flatten)."""
+    return make_torso_factory(
+        config.torso, obs_shape, cnn_channels=config.cnn_channels, pointnet_widths=config.torso_widths
     )
 
 
@@ -314,7 +287,7 @@ def action_spec(action_space) -> tuple[int, bool, np.ndarray | None, np.ndarray 
 class TrainState(NamedTuple):
     policy: ActorCritic
     opt_state: Any
-    env_state: Any  # wrapper states (normalizer statistics included) or the bridge's statistics
+    env_state: Any  # wrapper states (normalizer statistics included) or the host collector's statistics
     obs: jax.Array  # (N, *obs_shape) current (normalized) observation
     key: jax.Array
     update_step: jax.Array  # int32 scalar: updates done so far
@@ -322,8 +295,10 @@ class TrainState(NamedTuple):
 
 def make_optimizer(config: Config) -> optax.GradientTransformation:
     steps = config.num_updates * config.num_epochs * config.num_minibatches
-    lr = optax.linear_schedule(config.learning_rate, 0.0, steps) if config.anneal_lr else config.learning_rate
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=config.adam_eps))
+    return clipped_adam(
+        config.learning_rate, max_grad_norm=config.max_grad_norm, eps=config.adam_eps,
+        anneal_steps=steps if config.anneal_lr else None,
+    )  # fmt: skip
 
 
 def ppo_loss(policy, batch, clip_eps, config: Config):
@@ -361,105 +336,49 @@ def ppo_update(policy, opt_state, traj: Transition, key, update_step, tx, config
     if traj.valid is not None:
         columns += (traj.valid.astype(jnp.float32),)
     flat = jax.tree.map(lambda x: x.reshape((config.batch_size, *x.shape[2:])), columns)
-    grad_fn = eqx.filter_value_and_grad(ppo_loss, has_aux=True)
-
-    def minibatch_step(carry, batch):
-        policy, opt_state = carry
-        (_, stats), grads = grad_fn(policy, batch, clip_eps, config)
-        updates, opt_state = tx.update(grads, opt_state, eqx.filter(policy, eqx.is_array))
-        return (eqx.apply_updates(policy, updates), opt_state), stats
-
-    def epoch(carry, epoch_key):
-        if config.num_minibatches == 1:
-            # One minibatch = the whole batch, whose loss (means, advantage normalization) does not
-            # depend on the order: shuffling would only cost a sort and a gather per epoch (~12% of
-            # a 256-sample gradient step at RL-Zoo's CartPole setting).
-            return jax.lax.scan(minibatch_step, carry, jax.tree.map(lambda x: x[None], flat))
-        order = jax.random.permutation(epoch_key, config.batch_size)
-        shuffled = jax.tree.map(
-            lambda x: x[order].reshape((config.num_minibatches, config.minibatch_size, *x.shape[1:])), flat
-        )
-        return jax.lax.scan(minibatch_step, carry, shuffled)
-
-    params, static = eqx.partition(policy, eqx.is_array)
-
-    def epoch_on_params(carry, epoch_key):  # scan carries arrays only; the static part is closed over
-        (p, o), stats = epoch((eqx.combine(carry[0], static), carry[1]), epoch_key)
-        return (eqx.filter(p, eqx.is_array), o), stats
-
-    (params, opt_state), stats = jax.lax.scan(
-        epoch_on_params, (params, opt_state), jax.random.split(key, config.num_epochs)
-    )
+    policy, opt_state, stats = minibatch_epochs(
+        ppo_loss, policy, opt_state, tx, flat, key,
+        num_epochs=config.num_epochs, num_minibatches=config.num_minibatches, loss_args=(clip_eps, config),
+    )  # fmt: skip
     metrics = jax.tree.map(jnp.mean, stats)
     metrics["train/clip_eps"] = jnp.asarray(clip_eps, jnp.float32)
     mask = None if traj.valid is None else traj.valid.astype(jnp.float32)
     var = lambda x: masked_mean((x - masked_mean(x, mask)) ** 2, mask)  # noqa: E731
     var_target = var(target)
     metrics["train/explained_variance"] = jnp.where(var_target > 0, 1.0 - var(target - value) / var_target, 0.0)
-    return eqx.combine(params, static), opt_state, metrics
-
-
-def episode_metrics(info: EpisodeInfo) -> dict[str, jax.Array]:
-    """Mean return and length of the episodes that ended in a rollout (NaN if none did)."""
-    count = info.returned.sum()
-    denom = jnp.maximum(count, 1)
-    nan_if_none = jnp.where(count > 0, 1.0, jnp.nan)
-    return {
-        "rollout/episode_return": (info.episode_return * info.returned).sum() / denom * nan_if_none,
-        "rollout/episode_length": (info.episode_length * info.returned).sum() / denom * nan_if_none,
-        "rollout/episodes": count.astype(jnp.float32),
-    }
+    return policy, opt_state, metrics
 
 
 # =================================================================================================
-# The JAX-native trainer: rollout + update compiled into one chunk program
+# The trainers: compiled (JAX-native env) and host-collected (Gymnasium env)
 # =================================================================================================
 
 
-def wrap_env(jax_env, config: Config, num_envs: int, frozen: bool = False):
-    """AutoReset -> EpisodeStatistics -> [NormalizeObservation] -> [NormalizeReward]."""
-    env = EpisodeStatistics(AutoResetVecEnv(jax_env.env, jax_env.params, num_envs))
-    if config.normalize_observations:
-        env = NormalizeObservation(env, frozen=frozen)
-    if config.normalize_rewards:
-        env = NormalizeReward(env, gamma=config.gamma, frozen=frozen)
-    return env
-
-
-def collect_rollout(policy, env, env_state, obs, key, num_steps, low, high):
-    """Scan ``num_steps`` of act + env.step; returns the rollout and the carried env state."""
-
-    def step(carry, _):
-        env_state, obs, key = carry
-        key, act_key, step_key = jax.random.split(key, 3)
-        action, log_prob = sample_action(policy, obs, act_key)
-        env_action = action if low is None else jnp.clip(action, low, high)  # store the unclipped one
-        next_obs, env_state, reward, terminated, truncated, info = env.step(step_key, env_state, env_action)
-        transition = Transition(obs, action, log_prob, reward, terminated, truncated, info["next_obs"])
-        episode = EpisodeInfo(info["returned"], info["episode_return"], info["episode_length"])
-        return (env_state, next_obs, key), (transition, episode)
-
-    (env_state, obs, key), (traj, episodes) = jax.lax.scan(step, (env_state, obs, key), None, num_steps)
-    return traj, episodes, env_state, obs, key
+def act(policy: ActorCritic, obs: jax.Array, key: jax.Array):
+    """The acting function of the collectors: (action, log-prob) for a batch of observations."""
+    return sample_action(policy, obs, key)
 
 
 def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int = 10, torso_factory=None) -> Trainer:
-    """Build the trainer for a JAX-native env (``envs.make`` result) or a Gymnasium bridge env."""
-    if not getattr(env, "is_jax_native", False):
-        from seuseuro.envs.gym_bridge import make_bridge_train
-
-        return make_bridge_train(config, env, num_seeds, updates_per_chunk, torso_factory)
-
-    action_dim, discrete, low, high = action_spec(env.action_space)
+    """Build the trainer for a JAX-native env (``envs.make`` result) or a Gymnasium env."""
+    spec = action_spec(env.action_space, "PPO")
     obs_shape = tuple(env.observation_space.shape)
-    torso_factory = torso_factory or make_torso_factory(config, obs_shape)
-    venv = wrap_env(env, config, config.num_envs)
+    torso_factory = torso_factory or make_torso(config, obs_shape)
     tx = make_optimizer(config)
-    low = None if low is None else jnp.asarray(low)
-    high = None if high is None else jnp.asarray(high)
 
     def build_policy(key):  # on the host: no XLA compilation for the initializers
-        return ActorCritic(key, obs_shape, action_dim, discrete, config, torso_factory)
+        return ActorCritic(key, obs_shape, spec.dim, spec.discrete, config, torso_factory)
+
+    sizes = dict(num_updates=config.num_updates, steps_per_update=config.batch_size)
+    if not getattr(env, "is_jax_native", False):
+        return _make_host_train(config, env, num_seeds, updates_per_chunk, build_policy, spec, tx, sizes)
+
+    venv = wrap_for_training(
+        env.env, env.params, config.num_envs, normalize_observations=config.normalize_observations,
+        normalize_rewards=config.normalize_rewards, gamma=config.gamma,
+    )  # fmt: skip
+    low = None if spec.low is None else jnp.asarray(spec.low)
+    high = None if spec.high is None else jnp.asarray(spec.high)
 
     def init_one(key, policy):
         env_key, key = jax.random.split(key)
@@ -469,8 +388,9 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
 
     def one_update(state: TrainState):
         traj, episodes, env_state, obs, key = collect_rollout(
-            state.policy, venv, state.env_state, state.obs, state.key, config.num_steps, low, high
-        )
+            act, state.policy, venv, state.env_state, state.obs, state.key, config.num_steps,
+            action_low=low, action_high=high,
+        )  # fmt: skip
         key, update_key = jax.random.split(key)
         policy, opt_state, metrics = ppo_update(
             state.policy, state.opt_state, traj, update_key, state.update_step, tx, config
@@ -478,44 +398,80 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
         metrics.update(episode_metrics(episodes))
         return TrainState(policy, opt_state, env_state, obs, key, state.update_step + 1), metrics
 
-    return make_chunked_trainer(config, init_one, one_update, num_seeds, updates_per_chunk, build_policy)
+    return make_chunked_trainer(config, init_one, one_update, num_seeds, updates_per_chunk, build_policy, **sizes)
+
+
+def host_policy(spec) -> HostPolicy:
+    """PPO's acting for the host collector: the Gumbel (Discrete) or normal (Box) noise of each draw
+    comes from the host, so a rollout's randomness is drawn at once (``jax.random.categorical`` is the
+    same Gumbel-max, so the compiled path's random stream is unchanged)."""
+
+    def act_from_noise(policy, obs, noise):
+        return action_from_noise(policy, jax.vmap(policy.dist_params)(obs), noise)
+
+    def draw(rng, shape):
+        return rng.gumbel(size=shape) if spec.discrete else rng.standard_normal(size=shape)
+
+    return HostPolicy(act_from_noise, spec.dim, draw)
+
+
+def _make_host_train(config: Config, env, num_seeds, updates_per_chunk, build_policy, spec, tx, sizes) -> Trainer:
+    """PPO on a Gymnasium env: rollouts from ``collect.host``, the same jitted ``ppo_update``."""
+    obs_shape = tuple(env.observation_space.shape)
+    collector = HostCollector(
+        env, host_policy(spec), num_seeds=num_seeds, num_envs=config.num_envs, num_steps=config.num_steps,
+        normalize_observations=config.normalize_observations, normalize_rewards=config.normalize_rewards,
+        gamma=config.gamma,
+    )  # fmt: skip
+
+    def init_one(key, policy):
+        obs = jnp.zeros((config.num_envs, *obs_shape), jnp.float32)  # filled in by the first reset on the host
+        opt_state = tx.init(eqx.filter(policy, eqx.is_array))
+        cstate = init_collector_state(obs_shape, config.num_envs)
+        return TrainState(policy, opt_state, cstate, obs, key, jnp.asarray(0, jnp.int32))
+
+    def update_one(state: TrainState, traj: Transition):
+        key, update_key = jax.random.split(state.key)
+        policy, opt_state, metrics = ppo_update(
+            state.policy, state.opt_state, traj, update_key, state.update_step, tx, config
+        )
+        return state._replace(policy=policy, opt_state=opt_state, key=key, update_step=state.update_step + 1), metrics
+
+    return make_host_trainer(
+        config, collector, num_seeds=num_seeds, updates_per_chunk=updates_per_chunk, **sizes,
+        build_on_host=build_policy, init_one=init_one, update_one=update_one, acting_params=lambda s: s.policy,
+    )  # fmt: skip
 
 
 # =================================================================================================
-# Evaluation: full episodes with the trained policy (JAX-native envs)
+# Evaluation: the trained policy as an act function for ``collect.evaluate``
 # =================================================================================================
 
 
-def evaluate(policy: ActorCritic, trained_env_state, jax_env, key, num_episodes: int,
-             deterministic: bool = True, max_steps: int | None = None) -> np.ndarray:  # fmt: skip
-    """Undiscounted return of ``num_episodes`` episodes, one per parallel env.
+def evaluation_policy(policy: ActorCritic, env_state: Any, normalize_observations: bool, deterministic: bool = True):
+    """(act, params) for ``collect.evaluate.evaluate`` from ONE seed's policy and env state:
+    observations are normalized with the statistics the policy was trained with (frozen)."""
+    if isinstance(env_state, CollectorState):  # host-collected run
+        stats = env_state.obs_stats if normalize_observations else None
+    else:
+        norm = find_wrapper_state(env_state, NormalizeObsState)
+        stats = None if norm is None else norm.stats
 
-    Observations are normalized with the statistics the policy was trained with (read from
-    ``trained_env_state``, frozen); rewards are reported unscaled.
-    """
-    _, _, low, high = action_spec(jax_env.action_space)
-    venv = EpisodeStatistics(AutoResetVecEnv(jax_env.env, jax_env.params, num_episodes))
-    obs_norm = find_wrapper_state(trained_env_state, NormalizeObsState)
-    max_steps = max_steps or jax_env.max_episode_steps or 1000
+    def act_for_eval(params, obs, key):
+        policy, stats = params
+        obs = obs if stats is None else normalize(stats, obs)
+        return sample_action(policy, obs, key, deterministic)[0]
 
-    @eqx.filter_jit
-    def run(policy, obs_norm, key):
-        prepare = (lambda o: o) if obs_norm is None else (lambda o: normalize(obs_norm.stats, o))
-        reset_key, key = jax.random.split(key)
-        obs, state = venv.reset(reset_key)
+    return act_for_eval, (policy, stats)
 
-        def step(carry, _):
-            state, obs, key, done, ret = carry
-            key, act_key, step_key = jax.random.split(key, 3)
-            action, _ = sample_action(policy, prepare(obs), act_key, deterministic)
-            if low is not None:
-                action = jnp.clip(action, low, high)
-            obs, state, _, _, _, info = venv.step(step_key, state, action)
-            ret = jnp.where(done, ret, jnp.where(info["returned"], info["episode_return"], ret))
-            return (state, obs, key, jnp.logical_or(done, info["returned"]), ret), None
 
-        init = (state, obs, key, jnp.zeros(num_episodes, bool), jnp.full(num_episodes, jnp.nan))
-        (_, _, _, done, ret), _ = jax.lax.scan(step, init, None, max_steps)
-        return ret
+def evaluate(policy: ActorCritic, trained_env_state, env, seed: int, num_episodes: int,
+             deterministic: bool = True, normalize_observations: bool = False) -> np.ndarray:  # fmt: skip
+    """Undiscounted return of ``num_episodes`` episodes of ``policy`` (one seed's), on either kind of env."""
+    act_for_eval, params = evaluation_policy(policy, trained_env_state, normalize_observations, deterministic)
+    return evaluate_episodes(act_for_eval, params, env, seed, num_episodes)
 
-    return np.asarray(run(policy, obs_norm, key))
+
+def policy_for_eval(config: Config, state: TrainState, deterministic: bool = True):
+    """The registry's hook (``experiment.py``): (act, params) of ONE seed's TrainState."""
+    return evaluation_policy(state.policy, state.env_state, config.normalize_observations, deterministic)

@@ -32,11 +32,16 @@ import jax
 import jax.numpy as jnp
 
 from seuseuro.algos import ppo
+from seuseuro.collect.host import HostCollector, init_collector_state, make_host_trainer
+from seuseuro.collect.rollout import collect_rollout, episode_metrics
 from seuseuro.core.chunked import Trainer, make_chunked_trainer
-from seuseuro.core.losses import approx_kl, clipped_surrogate_loss, normalize_advantages, value_loss
+from seuseuro.core.losses import approx_kl, clipped_surrogate_loss, masked_mean, normalize_advantages, value_loss
+from seuseuro.core.minibatch import minibatch_epochs
 from seuseuro.core.networks import MLP
 from seuseuro.core.returns import compute_gae
-from seuseuro.core.types import EpisodeInfo, Transition
+from seuseuro.core.types import Transition
+from seuseuro.core.wrappers import wrap_for_training
+from seuseuro.envs.spaces import action_spec
 from seuseuro.errors import UserError, require_finite
 
 # =================================================================================================
@@ -108,9 +113,9 @@ class LagrangianAgent(eqx.Module):
 
 
 class TrainState(NamedTuple):
-    policy: LagrangianAgent  # named `policy` like PPO's so drivers and loaders treat both alike
+    agent: LagrangianAgent
     opt_state: Any
-    env_state: Any
+    env_state: Any  # wrapper states, or the host collector's statistics (Gymnasium envs)
     obs: jax.Array  # (N, *obs_shape)
     key: jax.Array
     update_step: jax.Array  # int32 scalar
@@ -129,65 +134,43 @@ def update_multiplier(multiplier: jax.Array, mean_cost: jax.Array, config: Confi
 
 
 # =================================================================================================
-# Rollout: PPO's loop, also keeping the cost from info
-# =================================================================================================
-
-
-def collect_rollout(agent: LagrangianAgent, env, env_state, obs, key, config: Config):
-    """Scan ``num_steps`` of act + env.step; returns (transitions, costs (T, N), episodes, env_state, obs, key)."""
-    policy, cost_key = agent.actor_critic, config.cost_key
-
-    def step(carry, _):
-        env_state, obs, key = carry
-        key, act_key, step_key = jax.random.split(key, 3)
-        action, log_prob = ppo.sample_action(policy, obs, act_key)
-        next_obs, env_state, reward, terminated, truncated, info = env.step(step_key, env_state, action)
-        transition = Transition(obs, action, log_prob, reward, terminated, truncated, info["next_obs"])
-        episode = EpisodeInfo(info["returned"], info["episode_return"], info["episode_length"])
-        return (env_state, next_obs, key), (transition, info[cost_key].astype(jnp.float32), episode)
-
-    (env_state, obs, key), (traj, cost, episodes) = jax.lax.scan(
-        step, (env_state, obs, key), None, config.ppo.num_steps
-    )
-    return traj, cost, episodes, env_state, obs, key
-
-
-# =================================================================================================
 # The update: two GAEs, the combined clipped step, then the multiplier
 # =================================================================================================
 
 
 def lagrangian_loss(agent: LagrangianAgent, batch, multiplier, config: Config):
-    obs, action, old_log_prob, old_value, old_cost_value, adv_r, adv_c, target_r, target_c = batch
+    obs, action, old_log_prob, old_value, old_cost_value, adv_r, adv_c, target_r, target_c, *rest = batch
+    mask = rest[0] if rest else None  # Transition.valid: averages skip a next-step auto-reset's steps
     pc = config.ppo
     log_prob, entropy, value = ppo.evaluate_actions(agent.actor_critic, obs, action)
     cost_value = jax.vmap(agent.cost_value)(obs)
     log_ratio = log_prob - old_log_prob
     if pc.normalize_advantages:
-        adv_r = normalize_advantages(adv_r)
-    adv_c = normalize_advantages(adv_c) if config.normalize_cost_advantages else adv_c - adv_c.mean()
+        adv_r = normalize_advantages(adv_r, mask=mask)
+    if config.normalize_cost_advantages:
+        adv_c = normalize_advantages(adv_c, mask=mask)
+    else:
+        adv_c = adv_c - masked_mean(adv_c, mask)
     advantage = (adv_r - multiplier * adv_c) / (1.0 + multiplier)
-    pg_loss = clipped_surrogate_loss(log_ratio, advantage, pc.clip_eps)
+    pg_loss = clipped_surrogate_loss(log_ratio, advantage, pc.clip_eps, mask)
     clip = pc.clip_eps if pc.clip_value_loss else None
-    v_loss = value_loss(value, old_value, target_r, clip)
-    c_loss = value_loss(cost_value, old_cost_value, target_c, clip)
-    entropy = entropy.mean()
+    v_loss = value_loss(value, old_value, target_r, clip, mask)
+    c_loss = value_loss(cost_value, old_cost_value, target_c, clip, mask)
+    entropy = masked_mean(entropy, mask)
     total = pg_loss + pc.vf_coef * (v_loss + c_loss) - pc.ent_coef * entropy
     stats = {
         "train/policy_loss": pg_loss,
         "train/value_loss": v_loss,
         "train/cost_value_loss": c_loss,
         "train/entropy": entropy,
-        "train/approx_kl": approx_kl(log_ratio),
+        "train/approx_kl": approx_kl(log_ratio, mask),
     }
     return total, stats
 
 
-def lagrangian_update(agent, opt_state, traj: Transition, cost, multiplier, key, tx, config: Config):
-    """One update on a rollout (leaves (T, N, ...)); returns (agent, opt_state, new multiplier, metrics)."""
-    # JAX-native envs only (make_train refuses others), whose transitions are all valid; a rollout with
-    # Transition.valid would need the masks of ppo.ppo_update here too.
-    assert traj.valid is None, "PPO-Lagrangian does not mask invalid transitions"
+def lagrangian_update(agent, opt_state, traj: Transition, multiplier, key, tx, config: Config):
+    """One update on a rollout (leaves (T, N, ...), ``traj.cost`` filled); returns (agent, opt_state,
+    new multiplier, metrics)."""
     pc = config.ppo
     values = jax.vmap(jax.vmap(agent.actor_critic.value))
     cost_values = jax.vmap(jax.vmap(agent.cost_value))
@@ -195,77 +178,96 @@ def lagrangian_update(agent, opt_state, traj: Transition, cost, multiplier, key,
     cost_value, next_cost_value = cost_values(traj.obs), cost_values(traj.next_obs)
     gae = lambda r, v, nv: compute_gae(r, v, nv, traj.terminated, traj.truncated, pc.gamma, pc.gae_lambda)
     adv_r, target_r = gae(traj.reward, value, next_value)
-    adv_c, target_c = gae(cost, cost_value, next_cost_value)
-    flat = jax.tree.map(
-        lambda x: x.reshape((pc.batch_size, *x.shape[2:])),
-        (traj.obs, traj.action, traj.log_prob, value, cost_value, adv_r, adv_c, target_r, target_c),
-    )
-    grad_fn = eqx.filter_value_and_grad(lagrangian_loss, has_aux=True)
-    params, static = eqx.partition(agent, eqx.is_array)
-
-    def minibatch_step(carry, batch):
-        params, opt_state = carry
-        (_, stats), grads = grad_fn(eqx.combine(params, static), batch, multiplier, config)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return (eqx.apply_updates(params, updates), opt_state), stats
-
-    def epoch(carry, epoch_key):
-        order = jax.random.permutation(epoch_key, pc.batch_size)
-        shuffled = jax.tree.map(lambda x: x[order].reshape((pc.num_minibatches, pc.minibatch_size, *x.shape[1:])), flat)
-        return jax.lax.scan(minibatch_step, carry, shuffled)
-
-    (params, opt_state), stats = jax.lax.scan(epoch, (params, opt_state), jax.random.split(key, pc.num_epochs))
+    adv_c, target_c = gae(traj.cost, cost_value, next_cost_value)
+    columns = (traj.obs, traj.action, traj.log_prob, value, cost_value, adv_r, adv_c, target_r, target_c)
+    mask = None if traj.valid is None else traj.valid.astype(jnp.float32)
+    if mask is not None:
+        columns += (mask,)
+    flat = jax.tree.map(lambda x: x.reshape((pc.batch_size, *x.shape[2:])), columns)
+    agent, opt_state, stats = minibatch_epochs(
+        lagrangian_loss, agent, opt_state, tx, flat, key,
+        num_epochs=pc.num_epochs, num_minibatches=pc.num_minibatches, loss_args=(multiplier, config),
+    )  # fmt: skip
     # The multiplier moves after the policy step, on the cost the rollout actually incurred.
-    mean_cost = cost.mean()
+    mean_cost = masked_mean(traj.cost, mask)
     new_multiplier = update_multiplier(multiplier, mean_cost, config)
     metrics = jax.tree.map(jnp.mean, stats)
     metrics["train/multiplier"] = new_multiplier
     metrics["rollout/cost"] = mean_cost
-    metrics["rollout/reward_per_step"] = traj.reward.mean()
-    return eqx.combine(params, static), opt_state, new_multiplier, metrics
+    metrics["rollout/reward_per_step"] = masked_mean(traj.reward, mask)
+    return agent, opt_state, new_multiplier, metrics
 
 
 # =================================================================================================
-# The trainer: rollout + update compiled into chunks, vmapped over seeds (core/chunked.py)
+# The trainer: the shared rollout + the update, compiled into chunks (JAX-native envs) or fed by
+# the host collector (Gymnasium envs that report a cost in their info)
 # =================================================================================================
 
 
 def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int = 10) -> Trainer:
-    """Trainer for a JAX-native env (``envs.make`` result) whose info carries ``config.cost_key``."""
-    if not getattr(env, "is_jax_native", False):
-        raise UserError("PPO-Lagrangian runs on JAX-native environments (e.g. Lending-v0), not the Gymnasium bridge")
-    action_dim, discrete, low, _ = ppo.action_spec(env.action_space)
-    if low is not None:
-        raise UserError("PPO-Lagrangian here supports Discrete actions only")
-    _check_cost_reported(env, config.cost_key)
+    """Trainer for an env (``envs.make`` result) whose step info carries ``config.cost_key``."""
+    spec = action_spec(env.action_space, "PPO-Lagrangian", allow=("Discrete",))
     obs_shape = tuple(env.observation_space.shape)
-    venv = ppo.wrap_env(env, config.ppo, config.ppo.num_envs)
-    tx = ppo.make_optimizer(config.ppo)
+    pc = config.ppo
+    tx = ppo.make_optimizer(pc)
+    sizes = dict(num_updates=pc.num_updates, steps_per_update=pc.batch_size)
 
     def build_agent(key):
         # On the host (core.networks: no XLA QR to compile). A vmapped program holding several
         # seeds' QR initializers also hung XLA's CPU runtime here with 2+ seeds (FAIRNESS.md).
-        return LagrangianAgent(key, obs_shape, action_dim, discrete, config)
+        return LagrangianAgent(key, obs_shape, spec.dim, spec.discrete, config)
 
-    def init_one(key, agent):
-        env_key, key = jax.random.split(key)
-        obs, env_state = venv.reset(env_key)
+    def update_one(state: TrainState, traj: Transition):
+        key, update_key = jax.random.split(state.key)
+        agent, opt_state, multiplier, metrics = lagrangian_update(
+            state.agent, state.opt_state, traj, state.multiplier, update_key, tx, config
+        )
+        new = state._replace(agent=agent, opt_state=opt_state, key=key, update_step=state.update_step + 1)
+        return new._replace(multiplier=multiplier), metrics
+
+    def fresh_state(key, agent, env_state, obs):
         opt_state = tx.init(eqx.filter(agent, eqx.is_array))
         multiplier = jnp.asarray(config.multiplier_init, jnp.float32)
         return TrainState(agent, opt_state, env_state, obs, key, jnp.asarray(0, jnp.int32), multiplier)
 
-    def one_update(state: TrainState):
-        traj, cost, episodes, env_state, obs, key = collect_rollout(
-            state.policy, venv, state.env_state, state.obs, state.key, config
-        )
-        key, update_key = jax.random.split(key)
-        agent, opt_state, multiplier, metrics = lagrangian_update(
-            state.policy, state.opt_state, traj, cost, state.multiplier, update_key, tx, config
-        )
-        metrics.update(ppo.episode_metrics(episodes))
-        return TrainState(agent, opt_state, env_state, obs, key, state.update_step + 1, multiplier), metrics
+    if not getattr(env, "is_jax_native", False):
+        collector = HostCollector(
+            env, ppo.host_policy(spec), num_seeds=num_seeds, num_envs=pc.num_envs, num_steps=pc.num_steps,
+            normalize_observations=pc.normalize_observations, normalize_rewards=pc.normalize_rewards,
+            gamma=pc.gamma, cost_key=config.cost_key,
+        )  # fmt: skip
 
-    return make_chunked_trainer(config.ppo, init_one, one_update, num_seeds, updates_per_chunk, build_agent)
+        def init_host(key, agent):
+            obs = jnp.zeros((pc.num_envs, *obs_shape), jnp.float32)  # filled in by the first reset on the host
+            return fresh_state(key, agent, init_collector_state(obs_shape, pc.num_envs), obs)
+
+        return make_host_trainer(
+            config, collector, num_seeds=num_seeds, updates_per_chunk=updates_per_chunk, **sizes,
+            build_on_host=build_agent, init_one=init_host, update_one=update_one,
+            acting_params=lambda s: s.agent.actor_critic,
+        )  # fmt: skip
+
+    _check_cost_reported(env, config.cost_key)
+    venv = wrap_for_training(
+        env.env, env.params, pc.num_envs, normalize_observations=pc.normalize_observations,
+        normalize_rewards=pc.normalize_rewards, gamma=pc.gamma,
+    )  # fmt: skip
+
+    def init_one(key, agent):
+        env_key, key = jax.random.split(key)
+        obs, env_state = venv.reset(env_key)
+        return fresh_state(key, agent, env_state, obs)
+
+    def one_update(state: TrainState):
+        traj, episodes, env_state, obs, key = collect_rollout(
+            ppo.act, state.agent.actor_critic, venv, state.env_state, state.obs, state.key, pc.num_steps,
+            cost_key=config.cost_key,
+        )  # fmt: skip
+        state, metrics = update_one(state._replace(env_state=env_state, obs=obs, key=key), traj)
+        metrics.update(episode_metrics(episodes))
+        return state, metrics
+
+    return make_chunked_trainer(config, init_one, one_update, num_seeds, updates_per_chunk, build_agent, **sizes)
 
 
 def _check_cost_reported(env, cost_key: str) -> None:
@@ -277,3 +279,10 @@ def _check_cost_reported(env, cost_key: str) -> None:
             f"{env.env_id} reports no {cost_key!r} in its info (it has {sorted(info)}); constrain a cost it "
             "reports with --cost-key, or use a fairness env such as Lending-v0"
         )
+
+
+def policy_for_eval(config: Config, state: TrainState, deterministic: bool = True):
+    """The registry's hook (``experiment.py``): the actor of ONE seed's TrainState, as PPO acts."""
+    return ppo.evaluation_policy(
+        state.agent.actor_critic, state.env_state, config.ppo.normalize_observations, deterministic
+    )

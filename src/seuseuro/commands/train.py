@@ -1,16 +1,17 @@
-"""`seuseuro train ppo`: train PPO, write a run directory, evaluate, plot, print a result table."""
+"""`seuseuro train ppo` and `seuseuro train ppo-lagrangian`: train, write a run directory, evaluate,
+plot, print a result table (ppo-lagrangian on a lending env: audit the result)."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import tyro
 
 from seuseuro.algos import ppo
 from seuseuro.errors import UserError
+from seuseuro.experiment import updates_per_chunk
 from seuseuro.runs import RunDir, config_from_dict
 
 
@@ -56,8 +57,11 @@ def _flag_given(argv: list[str], flag: str) -> str | None:
     return None
 
 
-def default_args(argv: list[str]) -> TrainPPOArgs:
-    """Defaults for this command line: the tuned config of --env (before flags override it)."""
+def default_args(args_cls: type, argv: list[str]) -> TrainPPOArgs | None:
+    """Defaults of `train ppo` for this command line: the tuned config of --env (before flags override
+    it); None (the dataclass defaults) for the other commands of this module."""
+    if args_cls is not TrainPPOArgs:
+        return None
     env_id = _flag_given(argv, "--env") or TrainPPOArgs.env
     try:
         config = ppo.tuned_config(env_id)
@@ -66,20 +70,15 @@ def default_args(argv: list[str]) -> TrainPPOArgs:
     return TrainPPOArgs(env=env_id, ppo=config)
 
 
-def updates_per_chunk(requested: int, num_updates: int) -> int:
-    if requested < 0:
-        raise UserError("--chunk-updates must be >= 0 (0 = automatic)")
-    return min(num_updates, requested) if requested else max(1, math.ceil(num_updates / 20))
-
-
 def run_train_ppo(args: TrainPPOArgs) -> int:
     import jax
     from rich.console import Console
 
-    from seuseuro.commands.evaluate import evaluate_run, print_eval_table
+    from seuseuro.commands.evaluate import print_eval_table
     from seuseuro.commands.plot import plot_runs
     from seuseuro.driver import run_training
     from seuseuro.envs.registry import make
+    from seuseuro.experiment import evaluate_run
 
     console = Console(stderr=True)
     if args.num_seeds < 1:
@@ -129,6 +128,108 @@ def run_train_ppo(args: TrainPPOArgs) -> int:
     console.print(f"trained {result.updates_done * trainer.steps_per_update:,} steps x {num_seeds} seed(s) in "
                   f"{result.seconds:.1f} s ({result.steps_per_second:,.0f} steps/s after compile); curve: {plot_path}")  # fmt: skip
     if args.eval_episodes > 0:
-        summary = evaluate_run(run, episodes=args.eval_episodes, deterministic=True, state=result.state)
+        loaded = (config, env, trainer, result.state)
+        summary = evaluate_run(run, episodes=args.eval_episodes, deterministic=True, loaded=loaded)
         print_eval_table(summary, run)
+    return 0
+
+
+# =================================================================================================
+# seuseuro train ppo-lagrangian
+# =================================================================================================
+
+
+def _ppo_lagrangian_default():
+    from seuseuro.algos import ppo_lagrangian
+
+    return ppo_lagrangian.Config()
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainPPOLagrangianArgs:
+    """Train PPO under a constraint on the cost an environment reports (Lending-v0: the windowed TPR gap
+    between groups), with a cost critic and an online Lagrange multiplier; then audit the result."""
+
+    env: str = "Lending-v0"
+    """A JAX-native environment whose info reports the cost (Lending-v0, AttentionAllocation-v0, ...)."""
+    algo: tyro.conf.OmitArgPrefixes[Any] = dataclasses.field(default_factory=_ppo_lagrangian_default)
+    """PPO-Lagrangian hyperparameters."""
+    horizon: int = 1000
+    """Episode length (applicants per population before it is reset)."""
+    observe_group_stats: bool = True
+    """Lending: show the agent the windowed TPR and selection rate per group (the cost it accumulates)."""
+    seed: int = 0
+    """Base random seed."""
+    num_seeds: int = 1
+    """Independent training runs at once (vmapped)."""
+    run_dir: Path | None = None
+    """Where to write the run (default: runs/ppo-lagrangian-ENV-TIME)."""
+    runs_root: Path = Path("runs")
+    """Parent directory of new runs."""
+    resume: Path | None = None
+    """Continue the run in this directory from its latest checkpoint (its own config, seeds and env settings)."""
+    chunk_updates: int = 0
+    """Updates per compiled chunk between progress/log/checkpoint points (0 = about 1/20 of training)."""
+    audit_steps: int = 2000
+    """After training, audit seed 0 for this many applicants x 4 populations into RUN_DIR/audit (0 = skip)."""
+    progress: bool = True
+    """Show a progress bar."""
+    tensorboard: bool = True
+    """Also write TensorBoard event files."""
+
+
+def env_overrides(env_id: str, horizon: int, observe_group_stats: bool) -> dict[str, Any]:
+    """The env-parameter changes a PPO-Lagrangian run applies (stored in config.json for the audit)."""
+    overrides: dict[str, Any] = {"max_steps_in_episode": horizon}
+    if env_id.startswith("Lending"):
+        overrides["observe_group_stats"] = observe_group_stats
+    return overrides
+
+
+def run_train_ppo_lagrangian(args: TrainPPOLagrangianArgs) -> int:
+    import jax
+    from rich.console import Console
+
+    from seuseuro.algos import ppo_lagrangian as pl
+    from seuseuro.driver import run_training
+    from seuseuro.experiment import make_env, rebuild_run
+
+    console = Console(stderr=True)
+    if args.num_seeds < 1 or args.horizon < 1:
+        raise UserError("--num-seeds and --horizon must be >= 1")
+    if args.resume is not None:
+        run = RunDir.open_for_resume(args.resume, "ppo-lagrangian", require_checkpoint=False)
+        _, _, trainer = rebuild_run(run)
+        seed, num_seeds, env_id = run.require("seed", int), run.require("num_seeds", int), run.env_id
+    else:
+        config: pl.Config = args.algo
+        env = make_env(args.env)
+        # Gymnasium envs (host collector) keep their own episode length
+        overrides = env_overrides(args.env, args.horizon, args.observe_group_stats) if env.is_jax_native else {}
+        env = make_env(args.env, overrides)
+        chunk = updates_per_chunk(args.chunk_updates, config.num_updates)
+        trainer = pl.make_train(config, env, num_seeds=args.num_seeds, updates_per_chunk=chunk)
+        seed, num_seeds, env_id = args.seed, args.num_seeds, args.env
+        extra = {"seed": seed, "num_seeds": num_seeds, "updates_per_chunk": chunk, "env_overrides": overrides}
+        run = RunDir.create("ppo-lagrangian", env_id, config, root=args.runs_root, path=args.run_dir, extra=extra)
+    console.print(f"[bold]run directory[/bold] {run.path}")
+    result = run_training(
+        trainer,
+        run,
+        jax.random.PRNGKey(seed),
+        resume=args.resume is not None,
+        progress=args.progress,
+        tensorboard=args.tensorboard,
+    )
+    if result.interrupted:
+        console.print(f"stopped after {result.updates_done} updates; checkpoint written. Resume with:")
+        console.print(f"  seuseuro train ppo-lagrangian --resume {run.path}")
+        return 130
+    console.print(
+        f"trained {result.updates_done * trainer.steps_per_update:,} steps x {num_seeds} seed(s) in {result.seconds:.1f} s"
+    )
+    if args.audit_steps > 0 and env_id.startswith("Lending"):
+        from seuseuro.commands.audit import AuditArgs, run_audit
+
+        return run_audit(AuditArgs(run_dir=run.path, steps=args.audit_steps, seeds=4))
     return 0

@@ -36,14 +36,13 @@ class Trainer:
     # TrainState when it can be pickled: () -> picklable object or None; and object -> None.
     host_state: Callable[[], Any] | None = None
     restore_host_state: Callable[[Any], None] | None = None
+    num_updates: int = 0  # updates in the whole run
+    steps_per_update: int = 0  # environment steps per update and seed (an off-policy algorithm's is
+    # its vector envs x steps per update, not its replay sample size)
 
-    @property
-    def num_updates(self) -> int:
-        return self.config.num_updates
-
-    @property
-    def steps_per_update(self) -> int:
-        return self.config.batch_size
+    def __post_init__(self):
+        if self.num_updates < 1 or self.steps_per_update < 1:
+            raise ValueError("a Trainer needs num_updates >= 1 and steps_per_update >= 1")
 
 
 def make_chunked_trainer(
@@ -53,6 +52,9 @@ def make_chunked_trainer(
     num_seeds: int,
     updates_per_chunk: int,
     build_on_host: Callable[[jax.Array], Any] | None = None,
+    *,
+    num_updates: int,
+    steps_per_update: int,
 ) -> Trainer:
     """Compile ``one_update`` into vmapped chunks of ``updates_per_chunk`` updates.
 
@@ -101,7 +103,10 @@ def make_chunked_trainer(
         built = jax.tree.map(lambda x: jax.ShapeDtypeStruct((num_seeds, *x.shape), x.dtype), one)
         return jax.eval_shape(init_compiled, keys, built)
 
-    return Trainer(config, num_seeds, updates_per_chunk, init, call, template)
+    return Trainer(
+        config, num_seeds, updates_per_chunk, init, call, template,
+        num_updates=num_updates, steps_per_update=steps_per_update,
+    )  # fmt: skip
 
 
 def stack_on_host(trees: list[Any]) -> Any:

@@ -15,7 +15,7 @@ def masked_mean(x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
     """Mean of ``x``, or its mean over the elements where ``mask`` is 1 (0 if there are none).
 
     Masks mark samples that are not real transitions, e.g. the step in which a Gymnasium vector
-    env with next-step auto-reset resets a finished copy (envs/gym_bridge.py).
+    env with next-step auto-reset resets a finished copy (collect/host.py).
     """
     if mask is None:
         return x.mean()

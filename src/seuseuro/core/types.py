@@ -13,11 +13,14 @@ import jax
 
 
 class Transition(NamedTuple):
-    """One step of N environments (leading dims ``(T, N)`` once stacked over a rollout)."""
+    """One step of N environments (leading dims ``(T, N)`` once stacked over a rollout).
+
+    The first six fields every collector fills; the optional ones are ``None`` unless the acting
+    function or the environment supplies them (``collect.rollout``, ``collect.host``).
+    """
 
     obs: jax.Array  # (T, N, *obs_shape)  observation the action was chosen from
-    action: jax.Array  # (T, N, *action_shape)
-    log_prob: jax.Array  # (T, N)  log pi_old(action | obs) at collection time
+    action: jax.Array  # (T, N, *action_shape)  as chosen (before clipping to a Box's bounds)
     reward: jax.Array  # (T, N)
     terminated: jax.Array  # (T, N)  true end of the MDP: do not bootstrap
     truncated: jax.Array  # (T, N)  time limit or other cut: bootstrap from next_obs
@@ -26,6 +29,8 @@ class Transition(NamedTuple):
     # (T, N) 1 for real transitions, 0 for the steps a next-step auto-reset env spends resetting a
     # finished copy (their action is ignored); None = all real. Losses average over the 1s.
     valid: jax.Array | None = None
+    log_prob: jax.Array | None = None  # (T, N)  log pi_old(action | obs), when the act function gives it
+    cost: jax.Array | None = None  # (T, N)  a per-step cost from the env's info (constrained RL)
 
 
 class EpisodeInfo(NamedTuple):

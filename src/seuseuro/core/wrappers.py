@@ -201,3 +201,26 @@ def find_wrapper_state(state: Any, state_type: type) -> Any | None:
             return state
         state = getattr(state, "inner", None)
     return None
+
+
+def wrap_for_training(
+    env: Any,
+    params: Any,
+    num_envs: int,
+    *,
+    normalize_observations: bool = False,
+    normalize_rewards: bool = False,
+    gamma: float = 0.99,
+    frozen: bool = False,
+):
+    """The training stack: AutoReset -> EpisodeStatistics -> [NormalizeObservation] -> [NormalizeReward].
+
+    ``env``/``params``: a gymnax-protocol environment and its parameters; ``gamma`` is the discount
+    whose return's running std scales rewards; ``frozen`` stops the normalizers' statistics updating.
+    """
+    wrapped = EpisodeStatistics(AutoResetVecEnv(env, params, num_envs))
+    if normalize_observations:
+        wrapped = NormalizeObservation(wrapped, frozen=frozen)
+    if normalize_rewards:
+        wrapped = NormalizeReward(wrapped, gamma=gamma, frozen=frozen)
+    return wrapped

@@ -4,7 +4,7 @@
   MinAtar games, bsuite, ...) and seuseuro's own environments (fairness, 3D scenes) are
   JAX-native: the whole training loop compiles around them.
 - Any other registered Gymnasium id (HalfCheetah-v5, LunarLander-v3, users' own) goes through the
-  Gymnasium bridge (``envs/gym_bridge.py``): stepped on the host, same jitted act/update.
+  Gymnasium (``envs/gymnasium.py``): stepped on the host by ``collect.host``, same jitted act/update.
 - Where both exist, the prefix ``gymnasium:`` picks Gymnasium (``gymnasium:CartPole-v1``); the
   prefix ``gymnax:`` forces the JAX-native one.
 """
@@ -107,7 +107,7 @@ def make(env_id: str, **env_kwargs) -> Any:
 
 
 def _make_gymnasium(gym_id: str, **env_kwargs):
-    from seuseuro.envs.gym_bridge import GymnasiumEnv
+    from seuseuro.envs.gymnasium import GymnasiumEnv
 
     if gym_id not in gymnasium_ids():
         _unknown(GYMNASIUM_PREFIX + gym_id, candidates=[GYMNASIUM_PREFIX + i for i in gymnasium_ids()])

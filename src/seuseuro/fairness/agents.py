@@ -198,3 +198,14 @@ def describe(name: str) -> dict[str, Any]:
             "source": "fair-at-deployment baseline (D'Amour et al. 2020, section 2)",
         },
     }[name]
+
+
+def policy_from_act(act, params) -> LendingPolicy:
+    """A LendingPolicy from any algorithm's batched act function ``act(params, obs (B, ...), key) ->
+    actions (B,)`` (``experiment.policy_for_eval`` gives one for a trained run): it decides from the
+    observation alone, never from the simulator's state."""
+
+    def policy(key, obs, state, env_params):
+        return act(params, obs[None], key)[0].astype(jnp.int32)
+
+    return policy

@@ -1,4 +1,4 @@
-"""Pictures of a 3D scene: ``seuseuro render --env ObjectNav-v0 --seed 3``.
+"""Pictures of a 3D scene (``seuseuro render``, commands/render.py).
 
 Writes three PNGs: a top-down map (room, objects in their colours, the agent and its heading, the
 goal objects ringed, the lidar hits), the agent's depth image beside its per-pixel semantic
@@ -8,7 +8,6 @@ The same drawing functions serve ``eval --video`` frames (:func:`draw_top_down`)
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from pathlib import Path
 
@@ -29,22 +28,6 @@ from seuseuro.envs.scene3d.sensor import (
 from seuseuro.errors import UserError
 
 LABEL_NAMES = (*SHAPE_CLASSES, "floor", "wall")
-
-
-@dataclasses.dataclass(frozen=True)
-class RenderArgs:
-    """Render a 3D-scene environment's first observation as PNGs (top-down map, depth, point cloud)."""
-
-    env: str = "ObjectNav-v0"
-    """Environment id of a 3D-scene environment (run `seuseuro envs` for the list)."""
-    seed: int = 0
-    """Seed of the scene (the environment's reset key)."""
-    out: Path = Path("renders")
-    """Directory the PNGs are written to (created if missing)."""
-    width: int = 96
-    """Width of the depth image, pixels."""
-    height: int = 72
-    """Height of the depth image, pixels."""
 
 
 def draw_top_down(ax, scene: Scene, position=None, heading=None, goal=None, path=None, hits=None) -> None:
@@ -163,14 +146,6 @@ def render_env(env_id: str, seed: int, out: Path, width: int = 96, height: int =
     written.append(out / f"{stem}-point_cloud.png")
     _save(fig, written[-1])
     return written
-
-
-def run_render(args: RenderArgs) -> int:
-    if args.width < 1 or args.height < 1:
-        raise UserError(f"--width and --height must be >= 1 (zero rays), got {args.width}x{args.height}")
-    for path in render_env(args.env, args.seed, Path(args.out), args.width, args.height):
-        print(path)
-    return 0
 
 
 def record_episode(act, env, params, key: jax.Array) -> dict[str, np.ndarray]:

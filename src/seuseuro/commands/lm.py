@@ -1,10 +1,6 @@
-"""Command-line entry points of the reasoning pillar: ``train sft``, ``train grpo``, ``sample`` and
-the language-model branch of ``eval`` (:class:`EvalLMArgs`, :func:`run_eval_lm`).
-
-A run directory holds, besides config.json and metrics.csv: ``tokenizer.json`` (trained with the
-run), ``checkpoints/latest.npz`` (the whole training state, for ``--resume``) and
-``checkpoints/model.npz`` (the model alone, for ``--init``, ``eval`` and ``sample``). The model's
-shape is in config.json under ``lm``. ``--init`` also accepts a Hugging Face Qwen2/Llama directory.
+"""The reasoning pillar's commands: ``train sft``, ``train grpo``, ``sample`` and the language-model
+branch of ``eval`` (:class:`EvalLMArgs`, :func:`run_eval_lm`). A run directory's files:
+``lm/runs.py``. ``--init`` also accepts a Hugging Face Qwen2/Llama directory.
 
 Randomness: problems of step k come from a generator seeded with ``(seed, k)`` and the sampling
 key is ``fold_in(key(seed), k)``, so a resumed run continues exactly as an uninterrupted one.
@@ -17,19 +13,16 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import tyro
 
 from seuseuro.algos import grpo
 from seuseuro.errors import UserError
 from seuseuro.lm.model import LMConfig
+from seuseuro.lm.runs import TOKENIZER_FILE, lm_config_from_dict, load_lm, parse_task_options, save_model, task_from
 from seuseuro.lm.sft import SFTConfig
 from seuseuro.runs import RunDir, config_from_dict
-
-MODEL_FILE = "model.npz"
-TOKENIZER_FILE = "tokenizer.json"
-LM_ALGOS = ("sft", "grpo")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -181,75 +174,6 @@ class SampleArgs:
             )
 
 
-# ---------------------------------------------------------------------------------------------------
-# Loading and saving models with their tokenizer
-# ---------------------------------------------------------------------------------------------------
-def parse_task_options(items: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise UserError(f"task option {item!r} is not key=value (e.g. digits=2)")
-        k, v = item.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
-
-
-def lm_config_from_dict(d: dict, source: str | Path = "config.json") -> LMConfig:
-    return config_from_dict(LMConfig, d, f"{source} (model description 'lm')")
-
-
-def load_lm(path: Path):
-    """``(model, tokenizer, record)`` of a seuseuro LM run or a Hugging Face checkpoint directory."""
-    import jax
-
-    from seuseuro.core.checkpoint import load_checkpoint
-    from seuseuro.lm.hf import load_hf_model, load_hf_tokenizer
-    from seuseuro.lm.model import Transformer
-    from seuseuro.lm.tokenizer import TextTokenizer
-
-    path = Path(path)
-    if (path / "config.json").exists() and list(path.glob("*.safetensors")):
-        model, tok = load_hf_model(path), load_hf_tokenizer(path)
-        record: dict[str, Any] = {"algo": "hf", "lm": dataclasses.asdict(model.config)}
-    else:
-        run = RunDir.open(path)
-        record = run.record
-        if run.algo not in LM_ALGOS or "lm" not in record:
-            raise UserError(f"{path} is a {run.algo} run, not a language-model run (sft or grpo)")
-        config = lm_config_from_dict(record["lm"], path / "config.json")
-        template = Transformer.init(config, jax.random.key(0))
-        model, _ = load_checkpoint(run.checkpoint_dir / MODEL_FILE, template)
-        tok = TextTokenizer.load(path / TOKENIZER_FILE, **record.get("special_tokens", {}))
-    if tok.vocab_size > model.config.vocab_size:
-        raise UserError(
-            f"the tokenizer has {tok.vocab_size} tokens but the model only {model.config.vocab_size}: "
-            "they do not belong together; use the tokenizer.json saved with the model"
-        )
-    return model, tok, record
-
-
-def _save_model(run: RunDir, model, step: int) -> None:
-    from seuseuro.core.checkpoint import save_checkpoint
-
-    save_checkpoint(run.checkpoint_dir / MODEL_FILE, model, {"step": step, "lm": dataclasses.asdict(model.config)})
-
-
-def _task_from(record: dict, task: str | None, options: tuple[str, ...] | None):
-    from seuseuro.envs.text import make_task
-
-    name = task or record.get("task")
-    if name is None:
-        raise UserError("no task given and the --init checkpoint names none; pass --task")
-    if options is not None and (options or task):
-        opts = parse_task_options(options)
-    else:
-        opts = record.get("task_options", {}) if name == record.get("task") else {}
-    return make_task(name, **opts), name, opts
-
-
 def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -327,7 +251,7 @@ def run_train_sft(args: TrainSFTArgs) -> int:
 
     def checkpoint(step: int) -> None:
         save_checkpoint(run.latest_checkpoint, state, {"step": step, "algo": "sft"})
-        _save_model(run, state.model, step)
+        save_model(run, state.model, step)
 
     t0, step = time.perf_counter(), start
     try:
@@ -406,7 +330,7 @@ def run_train_grpo(args: TrainGRPOArgs) -> int:
             raise UserError("pass --init RUN_DIR (an SFT run or a Hugging Face checkpoint) or --resume RUN_DIR")
         init_path, seed, num_problems = args.init, args.seed, args.num_problems
         reference, tok, init_record = load_lm(init_path)
-        task, task_name, task_opts = _task_from(init_record, args.task, args.task_option or None)
+        task, task_name, task_opts = task_from(init_record, args.task, args.task_option or None)
         config = args.grpo
         if config.max_new_tokens == grpo.Config.max_new_tokens and "max_new_tokens" in init_record:
             config = dataclasses.replace(config, max_new_tokens=init_record["max_new_tokens"])
@@ -439,7 +363,7 @@ def run_train_grpo(args: TrainGRPOArgs) -> int:
 
     def checkpoint(step: int) -> None:
         save_checkpoint(run.latest_checkpoint, state, {"step": step, "algo": "grpo"})
-        _save_model(run, state.model, step)
+        save_model(run, state.model, step)
 
     t0 = time.perf_counter()
     try:
@@ -485,7 +409,7 @@ def run_eval_lm(args: EvalLMArgs) -> int:
 
     enable_persistent_cache()
     model, tok, record = load_lm(args.run_dir)
-    task, _, _ = _task_from(record, args.task, args.task_option)
+    task, _, _ = task_from(record, args.task, args.task_option)
     budget = record.get("max_new_tokens", 48)
     run = RunDir.open(args.run_dir)
     _evaluate_and_record(run, model, tok, task, args.num_problems, args.seed, args.temperature, args.top_p, budget,
