@@ -16,23 +16,21 @@ import sys
 
 from seuseuro.errors import UserError
 
-# name -> ("module", "ArgsClass", "run_function", "one-line description")
-TRAIN_COMMANDS: dict[str, tuple[str, str, str, str]] = {
-    "ppo": (
-        "seuseuro.commands.train",
-        "TrainPPOArgs",
-        "run_train_ppo",
-        "PPO on a JAX-native or Gymnasium env",
-    ),
-    "sft": ("seuseuro.commands.lm", "TrainSFTArgs", "run_train_sft", "tiny LM from scratch on worked solutions"),
-    "grpo": ("seuseuro.commands.lm", "TrainGRPOArgs", "run_train_grpo", "GRPO/DAPO/Dr. GRPO on a text task"),
-    "ppo-lagrangian": (
-        "seuseuro.commands.train",
-        "TrainPPOLagrangianArgs",
-        "run_train_ppo_lagrangian",
-        "PPO under a constraint on a reported cost (fairness gap)",
-    ),
-}
+
+def train_commands() -> dict[str, tuple[str, str, str, str]]:
+    """name -> ("module", "ArgsClass", "run_function", "one-line description"), from the algorithm
+    registry (``experiment.ALGORITHMS``, which imports nothing heavy)."""
+    from seuseuro.experiment import ALGORITHMS, args_class_name
+
+    table = {}
+    for name, entry in ALGORITHMS.items():
+        if entry.command is not None:
+            module, args_cls, run = entry.command.split(":")
+        else:  # the generic RL command builds the flags from the algorithm's Config
+            module, args_cls, run = "seuseuro.commands.train", args_class_name(name), "run_train"
+        table[name] = (module, args_cls, run, entry.summary)
+    return table
+
 
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "eval": (
@@ -83,7 +81,7 @@ def _usage() -> str:
         "",
         "commands:",
     ]
-    for name, (*_, doc) in TRAIN_COMMANDS.items():
+    for name, (*_, doc) in train_commands().items():
         lines.append(f"  train {name:<16} {doc}")
     for name, (*_, doc) in COMMANDS.items():
         lines.append(f"  {name:<22} {doc}")
@@ -143,12 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "train":
             if not rest or rest[0] in ("-h", "--help"):
-                print("usage: seuseuro train ALGO [FLAGS]   algorithms: " + ", ".join(TRAIN_COMMANDS))
+                print("usage: seuseuro train ALGO [FLAGS]   algorithms: " + ", ".join(train_commands()))
                 return 0 if rest else 1
-            algo = rest[0]
-            if algo not in TRAIN_COMMANDS:
-                raise UserError(f"unknown algorithm {algo!r}; choose one of: {', '.join(TRAIN_COMMANDS)}")
-            return _dispatch(TRAIN_COMMANDS[algo], rest[1:], prog=f"seuseuro train {algo}")
+            algo, table = rest[0], train_commands()
+            if algo not in table:
+                raise UserError(f"unknown algorithm {algo!r}; choose one of: {', '.join(table)}")
+            return _dispatch(table[algo], rest[1:], prog=f"seuseuro train {algo}")
         if command not in COMMANDS:
             import difflib
 

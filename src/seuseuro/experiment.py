@@ -21,10 +21,12 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from seuseuro.errors import UserError
-from seuseuro.runs import CONFIG_FILE, EVAL_FILE, RunDir, config_from_dict
+
+if TYPE_CHECKING:  # imported where used: the CLI reads ALGORITHMS without importing JAX
+    from seuseuro.runs import RunDir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +35,14 @@ class Algorithm:
 
     name: str
     module: str  # the algorithm's own file
-    summary: str
+    summary: str  # one line, for `seuseuro --help`
     family: Literal["rl", "lm"] = "rl"
+    # RL: `seuseuro train NAME` is the generic command (commands/train.py) unless this names another
+    # ("module:ArgsClass:run_function")
+    command: str | None = None
+    default_env: str = "CartPole-v1"
+    help: str = ""  # the description `seuseuro train NAME --help` opens with
+    tuned_source: str = ""  # where the tuned sets come from, said when one is in use
 
     def load(self):
         return importlib.import_module(self.module)
@@ -43,14 +51,34 @@ class Algorithm:
         return getattr(self.load(), name)
 
 
+# fmt: off
 ALGORITHMS: dict[str, Algorithm] = {
-    "ppo": Algorithm("ppo", "seuseuro.algos.ppo", "PPO on a JAX-native or Gymnasium env"),
-    "ppo-lagrangian": Algorithm(
-        "ppo-lagrangian", "seuseuro.algos.ppo_lagrangian", "PPO under a constraint on a reported cost (fairness gap)"
+    "ppo": Algorithm(
+        "ppo", "seuseuro.algos.ppo", "PPO on a JAX-native or Gymnasium env",
+        help="Train PPO on a JAX-native environment (whole loop compiled, seeds vmapped) or on any Gymnasium "
+        "environment (stepped on the host). Hyperparameters default to a tuned set for the chosen --env "
+        "(RL-Zoo / CleanRL) when one exists; every flag below overrides it.",
+        tuned_source="RL-Zoo / CleanRL",
     ),
-    "sft": Algorithm("sft", "seuseuro.lm.sft", "tiny LM from scratch on worked solutions", family="lm"),
-    "grpo": Algorithm("grpo", "seuseuro.algos.grpo", "GRPO/DAPO/Dr. GRPO on a text task", family="lm"),
+    "ppo-lagrangian": Algorithm(
+        "ppo-lagrangian", "seuseuro.algos.ppo_lagrangian", "PPO under a constraint on a reported cost (fairness gap)",
+        command="seuseuro.commands.train:TrainPPOLagrangianArgs:run_train_ppo_lagrangian", default_env="Lending-v0",
+    ),
+    "sft": Algorithm(
+        "sft", "seuseuro.lm.sft", "tiny LM from scratch on worked solutions", family="lm",
+        command="seuseuro.commands.lm:TrainSFTArgs:run_train_sft",
+    ),
+    "grpo": Algorithm(
+        "grpo", "seuseuro.algos.grpo", "GRPO/DAPO/Dr. GRPO on a text task", family="lm",
+        command="seuseuro.commands.lm:TrainGRPOArgs:run_train_grpo",
+    ),
 }
+# fmt: on
+
+
+def args_class_name(algo: str) -> str:
+    """The name of `seuseuro train ALGO`'s flags class (``commands/train.py`` builds it on demand)."""
+    return "Train" + "".join(part.capitalize() for part in algo.replace("_", "-").split("-")) + "Args"
 
 
 def algorithm(name: str) -> Algorithm:
@@ -125,6 +153,8 @@ def make_env(env_id: str, overrides: dict[str, Any] | None = None) -> Any:
 
 def rebuild_run(run: RunDir):
     """(config, env, trainer) of an RL run from its config.json, as its training command built them."""
+    from seuseuro.runs import CONFIG_FILE, config_from_dict
+
     entry = rl_algorithm(run)
     source = run.path / CONFIG_FILE
     config = config_from_dict(entry.piece("Config"), run.config_dict, source)
@@ -176,6 +206,7 @@ def evaluate_run(run: RunDir, episodes: int = 20, deterministic: bool = True, se
     are several (the unit of replication in RL; Agarwal et al. 2021), else over episodes."""
     from seuseuro.collect.evaluate import evaluate
     from seuseuro.core.statistics import mean_ci95
+    from seuseuro.runs import EVAL_FILE
 
     if episodes < 1:
         raise UserError("--episodes must be >= 1")

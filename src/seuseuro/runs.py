@@ -22,7 +22,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from seuseuro.core.checkpoint import atomic_write_text
+from seuseuro.core.checkpoint import atomic_write_text, read_checkpoint_meta
 from seuseuro.errors import UserError
 
 CONFIG_FILE = "config.json"
@@ -132,7 +132,10 @@ class RunDir:
         run = cls.open(path)
         if run.algo != algo:
             raise UserError(f"{path} is a {run.algo} run; resume it with `seuseuro train {run.algo}`")
-        if require_checkpoint and not run.latest_checkpoint.exists():
+        if run.latest_checkpoint.exists():
+            # a corrupt checkpoint fails here, before the command builds (and announces) anything
+            read_checkpoint_meta(run.latest_checkpoint)
+        elif require_checkpoint:
             raise UserError(
                 f"{path} has no checkpoint yet (it stopped before the first one); delete the directory and "
                 "start the run again without --resume"

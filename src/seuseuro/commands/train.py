@@ -1,5 +1,7 @@
-"""`seuseuro train ppo` and `seuseuro train ppo-lagrangian`: train, write a run directory, evaluate,
-plot, print a result table (ppo-lagrangian on a lending env: audit the result)."""
+"""`seuseuro train ALGO`: train a registered RL algorithm, write a run directory, plot, evaluate, print
+a result table. One generic command serves every entry of ``experiment.ALGORITHMS`` (its flags: the
+shared :class:`RunOptions` plus the algorithm's Config); `train ppo-lagrangian` has its own, with the
+fairness environment's settings and an audit of the result."""
 
 from __future__ import annotations
 
@@ -9,27 +11,29 @@ from typing import Annotated, Any
 
 import tyro
 
-from seuseuro.algos import ppo
 from seuseuro.errors import UserError
-from seuseuro.experiment import updates_per_chunk
+from seuseuro.experiment import algorithm, args_class_name, updates_per_chunk
 from seuseuro.runs import RunDir, config_from_dict
+
+ENV_HELP = (
+    "Environment id: gymnax (CartPole-v1, Pendulum-v1, Breakout-MinAtar, ...), seuseuro (Lending-v0, "
+    "ObjectNav-v0, ...) or any Gymnasium id; `gymnasium:ID` forces the Gymnasium version (`seuseuro envs` "
+    "lists them)."
+)
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainPPOArgs:
-    """Train PPO on a JAX-native environment (whole loop compiled, seeds vmapped) or on any Gymnasium
-    environment through the bridge. Hyperparameters default to a tuned set for the chosen --env
-    (RL-Zoo / CleanRL) when one exists; every flag below overrides it."""
+class RunOptions:
+    """The flags every RL training command shares (the algorithm's own Config is added beside them)."""
 
     env: str = "CartPole-v1"
-    """Environment id: gymnax (CartPole-v1, Pendulum-v1, Breakout-MinAtar, ...), seuseuro (Lending-v0, ObjectNav-v0, ...) or any Gymnasium id; `gymnasium:ID` forces the Gymnasium bridge (`seuseuro envs` lists them)."""
-    ppo: Annotated[ppo.Config, tyro.conf.OmitArgPrefixes] = ppo.Config()
+    """Environment id (see `seuseuro envs`)."""
     seed: int = 0
     """Base random seed; seed k of --num-seeds uses an independent key derived from it."""
     num_seeds: int = 1
     """Independent training runs at once (vmapped in one compiled program). 1-64."""
     run_dir: Path | None = None
-    """Where to write the run (default: runs/ppo-ENV-TIME)."""
+    """Where to write the run (default: runs/ALGO-ENV-TIME)."""
     runs_root: Path = Path("runs")
     """Parent directory of new runs when --run-dir is not given."""
     resume: Path | None = None
@@ -48,6 +52,40 @@ class TrainPPOArgs:
     """Also write TensorBoard event files (run_dir/tb)."""
 
 
+_ARGS_CLASSES: dict[str, type] = {}
+
+
+def train_args_class(algo: str) -> type:
+    """The flags of `seuseuro train ALGO` for a registered RL algorithm: :class:`RunOptions` plus its
+    Config's fields (each a documented flag, without prefix)."""
+    if algo not in _ARGS_CLASSES:
+        entry = algorithm(algo)
+        config_cls = entry.piece("Config")
+        cls = dataclasses.make_dataclass(
+            args_class_name(algo),
+            [
+                ("env", Annotated[str, tyro.conf.arg(help=ENV_HELP)], dataclasses.field(default=entry.default_env)),
+                ("config", Annotated[config_cls, tyro.conf.OmitArgPrefixes], dataclasses.field(default=config_cls())),
+            ],
+            bases=(RunOptions,),
+            frozen=True,
+        )
+        cls.__doc__ = entry.help or entry.summary
+        cls.algo = algo
+        _ARGS_CLASSES[algo] = cls
+    return _ARGS_CLASSES[algo]
+
+
+def __getattr__(name: str):
+    """`TrainPPOArgs`, `TrainDqnArgs`, ...: built on first use from the registry (the CLI asks by name)."""
+    from seuseuro.experiment import ALGORITHMS
+
+    for algo, entry in ALGORITHMS.items():
+        if entry.family == "rl" and entry.command is None and args_class_name(algo) == name:
+            return train_args_class(algo)
+    raise AttributeError(name)
+
+
 def _flag_given(argv: list[str], flag: str) -> str | None:
     for i, a in enumerate(argv):
         if a == flag and i + 1 < len(argv):
@@ -57,20 +95,23 @@ def _flag_given(argv: list[str], flag: str) -> str | None:
     return None
 
 
-def default_args(args_cls: type, argv: list[str]) -> TrainPPOArgs | None:
-    """Defaults of `train ppo` for this command line: the tuned config of --env (before flags override
-    it); None (the dataclass defaults) for the other commands of this module."""
-    if args_cls is not TrainPPOArgs:
+def default_args(args_cls: type, argv: list[str]):
+    """Defaults of a generic `train ALGO` for this command line: the algorithm's tuned config for --env
+    (before flags override it), when it has tuned sets; None (the dataclass defaults) otherwise."""
+    algo = getattr(args_cls, "algo", None)
+    if algo is None:
         return None
-    env_id = _flag_given(argv, "--env") or TrainPPOArgs.env
+    module = algorithm(algo).load()
+    env_id = _flag_given(argv, "--env") or args_cls.env
     try:
-        config = ppo.tuned_config(env_id)
+        config = module.tuned_config(env_id) if hasattr(module, "tuned_config") else module.Config()
     except UserError:
-        config = ppo.Config()
-    return TrainPPOArgs(env=env_id, ppo=config)
+        config = module.Config()
+    return args_cls(env=env_id, config=config)
 
 
-def run_train_ppo(args: TrainPPOArgs) -> int:
+def run_train(args) -> int:
+    """`seuseuro train ALGO` for any registered RL algorithm (``experiment.ALGORITHMS``)."""
     import jax
     from rich.console import Console
 
@@ -80,33 +121,35 @@ def run_train_ppo(args: TrainPPOArgs) -> int:
     from seuseuro.envs.registry import make
     from seuseuro.experiment import evaluate_run
 
+    algo = args.algo
+    entry = algorithm(algo)
+    module = entry.load()
     console = Console(stderr=True)
     if args.num_seeds < 1:
         raise UserError("--num-seeds must be >= 1")
     if args.checkpoint_every < 1:
         raise UserError("--checkpoint-every must be >= 1")
     if args.resume is not None:
-        run = RunDir.open_for_resume(args.resume, "ppo", require_checkpoint=False)  # the driver starts it afresh
+        run = RunDir.open_for_resume(args.resume, algo, require_checkpoint=False)  # the driver starts it afresh
         if run.require("num_seeds", int) < 1 or run.require("updates_per_chunk", int) < 1:
             raise UserError(f"{run.path}/config.json: num_seeds and updates_per_chunk must be >= 1; restore the file")
-        if args.env != run.env_id and args.env != TrainPPOArgs.env:
+        if args.env != run.env_id and args.env != type(args).env:
             raise UserError(f"{args.resume} trained on {run.env_id}, not {args.env}; drop --env to resume it")
-        config = config_from_dict(ppo.Config, run.config_dict, run.path / "config.json")
+        config = config_from_dict(module.Config, run.config_dict, run.path / "config.json")
         env_id, seed, num_seeds = run.env_id, run.require("seed", int), run.require("num_seeds", int)
         chunk = run.require("updates_per_chunk", int)
     else:
-        config, env_id, seed, num_seeds = args.ppo, args.env, args.seed, args.num_seeds
+        config, env_id, seed, num_seeds = args.config, args.env, args.seed, args.num_seeds
         chunk = updates_per_chunk(args.chunk_updates, config.num_updates)
     env = make(env_id)
-    trainer = ppo.make_train(config, env, num_seeds=num_seeds, updates_per_chunk=chunk)
+    trainer = module.make_train(config, env, num_seeds=num_seeds, updates_per_chunk=chunk)
     if args.resume is None:
         extra = {"seed": seed, "num_seeds": num_seeds, "updates_per_chunk": chunk}
-        run = RunDir.create("ppo", env_id, config, root=args.runs_root, path=args.run_dir, extra=extra)
+        run = RunDir.create(algo, env_id, config, root=args.runs_root, path=args.run_dir, extra=extra)
     console.print(f"[bold]run directory[/bold] {run.path}")
-    if args.resume is None and env_id.split(":")[-1] in ppo.TUNED:
-        console.print(
-            f"hyperparameters: the tuned set for {env_id.split(':')[-1]} (RL-Zoo / CleanRL); flags override it"
-        )
+    bare = env_id.split(":")[-1]
+    if args.resume is None and bare in getattr(module, "TUNED", {}):
+        console.print(f"hyperparameters: the tuned set for {bare} ({entry.tuned_source}); flags override it")
 
     result = run_training(
         trainer,
@@ -120,7 +163,7 @@ def run_train_ppo(args: TrainPPOArgs) -> int:
     )
     if result.interrupted:
         console.print(f"stopped after {result.updates_done} updates; checkpoint written. Resume with:")
-        console.print(f"  seuseuro train ppo --resume {run.path}")
+        console.print(f"  seuseuro train {algo} --resume {run.path}")
         return 130
     if result.reached_target:
         console.print(f"reached the target return {args.stop_at_return} after {result.updates_done} updates")
@@ -132,11 +175,6 @@ def run_train_ppo(args: TrainPPOArgs) -> int:
         summary = evaluate_run(run, episodes=args.eval_episodes, deterministic=True, loaded=loaded)
         print_eval_table(summary, run)
     return 0
-
-
-# =================================================================================================
-# seuseuro train ppo-lagrangian
-# =================================================================================================
 
 
 def _ppo_lagrangian_default():
