@@ -17,6 +17,17 @@ its per-step TPR equals :func:`equal_opportunity_lender`'s up to the search tole
 
 Every policy has the signature ``policy(key, obs, state, params) -> action`` (lend = 1): the oracle
 baselines read the environment state, learned agents read ``obs`` only.
+
+The other two fairness environments' baselines (their action tables depend on the env instance, so
+each is a factory ``make(env) -> policy``):
+
+- attention allocation: :func:`uniform_allocator` (units spread evenly) and :func:`greedy_allocator`
+  (ml-fairness-gym's greedy allocator, on the incidents it has *discovered*: the runaway feedback loop
+  of Ensign et al. 2018 that D'Amour et al. 2020 section 5.2 reproduce);
+- college admission: :func:`fixed_threshold_officer` (the threshold that maximizes accuracy if nobody
+  games: ml-fairness-gym's naive jury) and :func:`robust_threshold_officer` (the Stackelberg threshold
+  that anticipates gaming at the known costs: Hardt et al. 2016, whose social cost Milli et al. 2019
+  measure).
 """
 
 from __future__ import annotations
@@ -27,6 +38,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from seuseuro.envs.fairness.admission import AdmissionParams, AdmissionState, CollegeAdmissionEnv
+from seuseuro.envs.fairness.attention import AttentionAllocationEnv, AttentionParams, AttentionState
 from seuseuro.envs.fairness.lending import LendingParams, LendingState
 
 LendingPolicy = Callable[[jax.Array, jax.Array, LendingState, LendingParams], jax.Array]
@@ -185,21 +198,6 @@ BASELINE_LENDERS: dict[str, LendingPolicy] = {
 }
 
 
-def describe(name: str) -> dict[str, Any]:
-    """One-line description of a baseline, for audit reports."""
-    return {
-        "max-utility": {"rule": "lend iff p(repay) * interest - (1 - p(repay)) > 0", "source": "Liu et al. 2018"},
-        "equal-opportunity": {
-            "rule": "per-group randomized thresholds, one shared TPR, max expected profit",
-            "source": "Hardt et al. 2016; D'Amour et al. 2020",
-        },
-        "equal-opportunity-frozen": {
-            "rule": "equal-opportunity thresholds of the initial population, never updated",
-            "source": "fair-at-deployment baseline (D'Amour et al. 2020, section 2)",
-        },
-    }[name]
-
-
 def policy_from_act(act, params) -> LendingPolicy:
     """A LendingPolicy from any algorithm's batched act function ``act(params, obs (B, ...), key) ->
     actions (B,)`` (``experiment.policy_for_eval`` gives one for a trained run): it decides from the
@@ -209,3 +207,151 @@ def policy_from_act(act, params) -> LendingPolicy:
         return act(params, obs[None], key)[0].astype(jnp.int32)
 
     return policy
+
+
+# --- attention allocation -------------------------------------------------------------------------
+AttentionPolicy = Callable[[jax.Array, jax.Array, AttentionState, AttentionParams], jax.Array]
+GREEDY_EPSILON = 0.1  # share of steps the greedy allocator explores with a uniform allocation (epsilon-greedy)
+
+
+def allocation_action(allocations: jax.Array, counts: jax.Array) -> jax.Array:
+    """() index of the row of ``allocations`` (A, K) equal to ``counts`` (K,): the env's action for it."""
+    return jnp.argmax(jnp.all(allocations == counts[None, :], axis=1)).astype(jnp.int32)
+
+
+def even_counts(key: jax.Array, num_sites: int, num_units: int) -> jax.Array:
+    """(K,) units per site as even as possible, the remainder on distinct sites drawn at random."""
+    rank = jax.random.permutation(key, num_sites)
+    return (num_units // num_sites + (rank < num_units % num_sites)).astype(jnp.int32)
+
+
+def greedy_counts(estimate: jax.Array, num_units: int, miss_prob: float, key: jax.Array) -> jax.Array:
+    """(K,) units that maximize expected discoveries if incidents arrive at rates ``estimate`` (K,):
+    each unit goes to the site with the largest marginal gain ``estimate * miss^n * (1 - miss)``, which
+    is optimal because the gain falls with every unit already there. Ties are broken at random."""
+    jitter = 1e-6 * jax.random.uniform(key, estimate.shape)
+
+    def add_unit(_, counts):
+        gain = (estimate + jitter) * miss_prob ** counts.astype(jnp.float32)
+        return counts + jax.nn.one_hot(jnp.argmax(gain), estimate.shape[0], dtype=jnp.int32)
+
+    return jax.lax.fori_loop(0, num_units, add_unit, jnp.zeros(estimate.shape, jnp.int32))
+
+
+def uniform_allocator(env: AttentionAllocationEnv) -> AttentionPolicy:
+    """Spread the units evenly over the sites every step (the remainder to random sites)."""
+
+    def policy(key, obs, state, params):
+        return allocation_action(env.allocations, even_counts(key, env.num_sites, env.num_units))
+
+    return policy
+
+
+def greedy_allocator(env: AttentionAllocationEnv, epsilon: float = GREEDY_EPSILON) -> AttentionPolicy:
+    """Allocate greedily to the sites with the most *discovered* incidents (the env's exponentially
+    weighted window of discovered counts: what the agent has observed, never the true rates), exploring
+    with an even allocation a share ``epsilon`` of the steps. Discoveries only happen where units are,
+    so a site that gets none looks quiet and keeps getting none: the feedback loop the audit measures."""
+
+    def policy(key, obs, state, params):
+        k_explore, k_even, k_tie = jax.random.split(key, 3)
+        greedy = greedy_counts(state.window_discovered, env.num_units, params.miss_prob, k_tie)
+        explore = jax.random.uniform(k_explore) < epsilon
+        counts = jnp.where(explore, even_counts(k_even, env.num_sites, env.num_units), greedy)
+        return allocation_action(env.allocations, counts)
+
+    return policy
+
+
+# --- college admission ----------------------------------------------------------------------------
+AdmissionPolicy = Callable[[jax.Array, jax.Array, AdmissionState, AdmissionParams], jax.Array]
+
+
+def _prob_score_at_least(cutoff: jax.Array, mu: jax.Array, sigma: jax.Array) -> jax.Array:
+    """P(x >= cutoff) for x = clip(N(mu, sigma), 0, 1), the env's true scores (clipping puts mass on 0 and 1)."""
+    tail = 1.0 - jax.scipy.stats.norm.cdf((cutoff - mu) / sigma)
+    return jnp.where(cutoff <= 0.0, 1.0, jnp.where(cutoff > 1.0, 0.0, tail))
+
+
+def expected_admission_reward(thresholds: jax.Array, params: AdmissionParams, strategic: bool) -> jax.Array:
+    """(M,) expected reward per applicant, P(admit and eligible) - P(admit and not eligible), of each
+    published threshold (M,), when applicants game it at the env's costs (``strategic``) or not.
+
+    A group-g applicant with true score x is admitted iff x >= t - 1 / cost_g under gaming (raising the
+    score by t - x costs cost_g (t - x), worth it up to the benefit 1), iff x >= t without; eligible iff
+    x >= (1 + factor) mu_g.
+    """
+    reach = jnp.where(strategic, 1.0 / params.group_cost, 0.0)  # (2,)
+    admit_cut = thresholds[:, None] - reach[None, :]  # (M, 2)
+    eligible_cut = (1.0 + params.true_threshold_factor) * params.mu  # (2,)
+    admitted = _prob_score_at_least(admit_cut, params.mu, params.sigma)
+    admitted_eligible = _prob_score_at_least(jnp.maximum(admit_cut, eligible_cut), params.mu, params.sigma)
+    per_group = admitted_eligible - (admitted - admitted_eligible)  # (M, 2)
+    return per_group @ params.mix_weight
+
+
+def _best_threshold_officer(env: CollegeAdmissionEnv, strategic: bool) -> AdmissionPolicy:
+    def policy(key, obs, state, params):
+        thresholds = env.threshold(jnp.arange(env.num_thresholds))
+        return jnp.argmax(expected_admission_reward(thresholds, params, strategic)).astype(jnp.int32)
+
+    return policy
+
+
+def fixed_threshold_officer(env: CollegeAdmissionEnv) -> AdmissionPolicy:
+    """Publish the threshold that maximizes the expected reward if applicants reported their true
+    scores (ml-fairness-gym's naive jury): gaming then admits the ineligible who can afford it."""
+    return _best_threshold_officer(env, strategic=False)
+
+
+def robust_threshold_officer(env: CollegeAdmissionEnv) -> AdmissionPolicy:
+    """Publish the threshold that maximizes the expected reward *given* that applicants game it at the
+    known costs (Hardt et al. 2016's Stackelberg classifier). It raises the bar by what the cheap group
+    can gain, which the costly group cannot: Milli et al. 2019's social cost of strategic classification."""
+    return _best_threshold_officer(env, strategic=True)
+
+
+# --- the registry the audit command reads ---------------------------------------------------------
+BASELINE_ALLOCATORS: dict[str, Callable[[AttentionAllocationEnv], AttentionPolicy]] = {
+    "uniform": uniform_allocator,
+    "greedy": greedy_allocator,
+}
+BASELINE_OFFICERS: dict[str, Callable[[CollegeAdmissionEnv], AdmissionPolicy]] = {
+    "fixed-threshold": fixed_threshold_officer,
+    "robust-threshold": robust_threshold_officer,
+}
+BASELINES_BY_ENV: dict[str, tuple[str, ...]] = {
+    "lending": tuple(BASELINE_LENDERS),
+    "attention": tuple(BASELINE_ALLOCATORS),
+    "admission": tuple(BASELINE_OFFICERS),
+}
+
+_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "max-utility": {"rule": "lend iff p(repay) * interest - (1 - p(repay)) > 0", "source": "Liu et al. 2018"},
+    "equal-opportunity": {
+        "rule": "per-group randomized thresholds, one shared TPR, max expected profit",
+        "source": "Hardt et al. 2016; D'Amour et al. 2020",
+    },
+    "equal-opportunity-frozen": {
+        "rule": "equal-opportunity thresholds of the initial population, never updated",
+        "source": "fair-at-deployment baseline (D'Amour et al. 2020, section 2)",
+    },
+    "uniform": {"rule": "units spread evenly over the sites every step", "source": "ml-fairness-gym"},
+    "greedy": {
+        "rule": f"units greedily to the sites with most discovered incidents, {GREEDY_EPSILON:.0%} uniform exploration",
+        "source": "ml-fairness-gym's greedy allocator; Ensign et al. 2018; D'Amour et al. 2020 section 5.2",
+    },
+    "fixed-threshold": {
+        "rule": "threshold of max expected reward if nobody games (naive jury)",
+        "source": "ml-fairness-gym college admission; Milli et al. 2019",
+    },
+    "robust-threshold": {
+        "rule": "threshold of max expected reward under gaming at the known costs (Stackelberg)",
+        "source": "Hardt et al. 2016 (strategic classification); Milli et al. 2019",
+    },
+}
+
+
+def describe(name: str) -> dict[str, Any]:
+    """One-line description of a baseline, for audit reports."""
+    return _DESCRIPTIONS[name]

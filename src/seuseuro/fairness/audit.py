@@ -7,15 +7,21 @@ PNG plots and one self-contained HTML report (plots inlined as base64) that can 
 
 The headline number, the one ``--max-gap`` gates on, is the equal-opportunity gap of the whole run:
 |TPR_g1 - TPR_g2| over all decisions of a seed, averaged over seeds (with a 95% t-interval).
+
+The report and the files are shared with the other environments' audits (``fairness.attention_audit``,
+``fairness.admission_audit``): a summary with ``gap``, ``gap_metric``, ``metrics`` and the gate's
+verdict, a trace, and the environment's own ``plot`` function.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as _dt
 import html
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +63,7 @@ def lending_outcomes(trace: LendingTrace) -> dict[str, np.ndarray]:
     }
 
 
-def _stat(values: np.ndarray) -> dict[str, Any]:
+def seed_stat(values: np.ndarray) -> dict[str, Any]:
     mean, low, high = mean_ci95(values)
     return {"mean": mean, "ci95": [low, high], "per_seed": [float(v) for v in values]}
 
@@ -75,12 +81,12 @@ def audit_lending(
     """Simulate ``policy`` and measure it; returns (summary for audit.json, the trace for plots)."""
     trace = simulate_lending(policy, params, num_steps=num_steps, num_seeds=num_seeds, seed=seed)
     outcomes = lending_outcomes(trace)
-    gap = _stat(outcomes["equal opportunity difference"])
+    gap = seed_stat(outcomes["equal opportunity difference"])
     summary = {
         "created": _dt.datetime.now().isoformat(timespec="seconds"),
         "agent": description or {},
         "env": "Lending-v0",
-        "env_params": _params_dict(params),
+        "env_params": params_dict(params),
         "steps": num_steps,
         "seeds": num_seeds,
         "seed": seed,
@@ -89,7 +95,7 @@ def audit_lending(
         "gap_ci95": gap["ci95"],
         "max_gap": max_gap,
         "passed": None if max_gap is None else bool(gap["mean"] <= max_gap),
-        "metrics": {name: _stat(values) for name, values in outcomes.items()},
+        "metrics": {name: seed_stat(values) for name, values in outcomes.items()},
         "per_seed_fairness": [fm.fairness_summary(trace.log(s)) for s in range(num_seeds)],
         "score_distribution": {
             "initial": trace.initial_dist.mean(0).tolist(),
@@ -99,16 +105,17 @@ def audit_lending(
     return summary, trace
 
 
-def _params_dict(params: LendingParams) -> dict[str, Any]:
+def params_dict(params: Any) -> dict[str, Any]:
+    """Any environment's parameter dataclass as JSON-friendly values (arrays as lists)."""
     out = {}
-    for name in LendingParams.__dataclass_fields__:
-        value = getattr(params, name)
-        out[name] = np.asarray(value).tolist() if hasattr(value, "shape") else value
+    for field in dataclasses.fields(params):
+        value = getattr(params, field.name)
+        out[field.name] = np.asarray(value).tolist() if hasattr(value, "shape") else value
     return out
 
 
 # --- plots ----------------------------------------------------------------------------------------
-def _band(ax, x, values, label, color):
+def plot_band(ax, x, values, label, color):
     """Mean over seeds with a 95% t-band; ``values`` (S, T). Early steps may be NaN (rate undefined)."""
     import warnings
 
@@ -121,6 +128,19 @@ def _band(ax, x, values, label, color):
             half = t_quantile_975(values.shape[0] - 1) * np.nanstd(values, 0, ddof=1) / np.sqrt(values.shape[0])
             ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.2, linewidth=0)
     ax.plot(x, mean, color=color, label=label)
+
+
+def save_figure(fig, path: Path, title: str) -> Path:
+    """Title, lay out and write ``fig`` as a PNG at ``path`` (atomically), then close it."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=110, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())  # fsynced, like every file of a run directory
+    return path
 
 
 def plot_audit(trace: LendingTrace, summary: dict[str, Any], plots_dir: Path) -> dict[str, Path]:
@@ -139,14 +159,7 @@ def plot_audit(trace: LendingTrace, summary: dict[str, Any], plots_dir: Path) ->
     paths: dict[str, Path] = {}
 
     def save(fig, name):
-        fig.suptitle(title, fontsize=10)
-        fig.tight_layout()
-        path = plots_dir / f"{name}.png"
-        buffer = io.BytesIO()
-        fig.savefig(buffer, dpi=110, format="png")
-        plt.close(fig)
-        atomic_write_bytes(path, buffer.getvalue())  # fsynced, like every file of a run directory
-        paths[name] = path
+        paths[name] = save_figure(fig, plots_dir / f"{name}.png", title)
 
     # 1. score distribution per group, start vs end
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
@@ -165,7 +178,7 @@ def plot_audit(trace: LendingTrace, summary: dict[str, Any], plots_dir: Path) ->
     fig, ax = plt.subplots(figsize=(6, 3.4))
     for g in range(2):
         loans = np.cumsum(trace.lent & (trace.group == g), axis=1)[:, stride - 1 :: stride]
-        _band(ax, x, loans.astype(float), GROUP_NAMES[g], colors[g])
+        plot_band(ax, x, loans.astype(float), GROUP_NAMES[g], colors[g])
     ax.set_xlabel("step")
     ax.set_ylabel("loans granted so far")
     ax.legend(frameon=False)
@@ -174,8 +187,8 @@ def plot_audit(trace: LendingTrace, summary: dict[str, Any], plots_dir: Path) ->
     # 3. TPR gap over time: cumulative (the aggregate) and within the env's sliding window
     fig, ax = plt.subplots(figsize=(6, 3.4))
     cumulative = np.stack([fm.cumulative_tpr_gap(trace.log(s)) for s in range(trace.num_seeds)])
-    _band(ax, x, cumulative[:, stride - 1 :: stride], "cumulative |TPR g1 - TPR g2|", "tab:red")
-    _band(ax, x, trace.cost[:, stride - 1 :: stride], "recent window (env cost signal)", "tab:purple")
+    plot_band(ax, x, cumulative[:, stride - 1 :: stride], "cumulative |TPR g1 - TPR g2|", "tab:red")
+    plot_band(ax, x, trace.cost[:, stride - 1 :: stride], "recent window (env cost signal)", "tab:purple")
     if summary.get("max_gap") is not None:
         ax.axhline(summary["max_gap"], color="k", linestyle="--", linewidth=1, label=f"--max-gap {summary['max_gap']}")
     ax.set_xlabel("step")
@@ -186,11 +199,11 @@ def plot_audit(trace: LendingTrace, summary: dict[str, Any], plots_dir: Path) ->
 
     # 4. profit, and 5. each group's credit over time
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
-    _band(ax1, x, np.cumsum(trace.reward, axis=1)[:, stride - 1 :: stride], "cumulative profit", "tab:green")
+    plot_band(ax1, x, np.cumsum(trace.reward, axis=1)[:, stride - 1 :: stride], "cumulative profit", "tab:green")
     ax1.set_xlabel("step")
     ax1.set_ylabel("bank profit (cash - start)")
     for g in range(2):
-        _band(ax2, x, trace.mean_repay[:, 1:][:, stride - 1 :: stride, g], GROUP_NAMES[g], colors[g])
+        plot_band(ax2, x, trace.mean_repay[:, 1:][:, stride - 1 :: stride, g], GROUP_NAMES[g], colors[g])
     ax2.set_xlabel("step")
     ax2.set_ylabel("mean P(repay) of group")
     ax2.legend(frameon=False)
@@ -243,15 +256,21 @@ img {{ max-width: 100%; }} code {{ font-size: 0.85em; }}
 {"".join(images)}
 <h2>Environment parameters</h2>
 <p><code>{params}</code></p>
-<p>Generated by <code>seuseuro audit</code>. Group 1 is index 0 in audit.json.</p>
+<p>Generated by <code>seuseuro audit</code>. {esc(summary.get("index_note", "Group 1 is index 0 in audit.json."))}</p>
 </body></html>
 """
 
 
-def write_audit(out_dir: Path, summary: dict[str, Any], trace: LendingTrace) -> dict[str, Path]:
-    """audit.json, plots/*.png and report.html in ``out_dir`` (each written atomically)."""
+def write_audit(
+    out_dir: Path,
+    summary: dict[str, Any],
+    trace: Any,
+    plot: Callable[[Any, dict[str, Any], Path], dict[str, Path]] | None = None,
+) -> dict[str, Path]:
+    """audit.json, plots/*.png and report.html in ``out_dir`` (each written atomically); ``plot(trace,
+    summary, plots_dir)`` draws the environment's plots (default: the lending audit's)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    plots = plot_audit(trace, summary, out_dir / "plots")
+    plots = (plot or plot_audit)(trace, summary, out_dir / "plots")
     summary = {**summary, "plots": {k: str(p.relative_to(out_dir)) for k, p in plots.items()}}
     atomic_write_text(out_dir / "audit.json", json.dumps(summary, indent=2, default=float))
     atomic_write_bytes(out_dir / "report.html", render_html(summary, plots).encode("utf-8"))

@@ -311,3 +311,58 @@ def fairness_summary(log: DecisionLog) -> dict[str, Any]:
     if log.reward is not None:
         summary["profit"] = float(log.reward.sum())
     return summary
+
+
+# --- attention allocation: sites instead of groups ------------------------------------------------
+# ml-fairness-gym's attention-allocation metrics (metrics/value_tracking_metrics.py summing the env's
+# ``incidents_occurred`` / ``incidents_seen`` per location) and D'Amour et al. 2020 section 5.2 /
+# Elzayn et al. 2019: a site is treated fairly when the share of its incidents that get discovered is
+# the same as elsewhere. A site where nothing occurred has no discovery rate (NaN) and is left out of
+# the gap, as in the environment's cost (``envs.fairness.attention.discovery_rate_gap``).
+def site_discovery_rates(discovered: np.ndarray, occurred: np.ndarray) -> np.ndarray:
+    """(..., T, K) incidents per step and site -> (..., K) discovered / occurred over all steps; NaN
+    at a site where nothing occurred."""
+    return _ratio(np.asarray(discovered, np.float64).sum(-2), np.asarray(occurred, np.float64).sum(-2))
+
+
+def site_gap(rates: np.ndarray) -> np.ndarray:
+    """max - min over sites (last axis) of the defined rates; NaN when fewer than two are defined."""
+    arr = np.asarray(rates, np.float64)
+    defined = np.isfinite(arr)
+    hi = np.where(defined, arr, -np.inf).max(-1)
+    lo = np.where(defined, arr, np.inf).min(-1)
+    return np.where(defined.sum(-1) >= 2, hi - lo, np.nan)
+
+
+def discovery_rate_gap(discovered: np.ndarray, occurred: np.ndarray) -> np.ndarray:
+    """Largest gap in discovery rate between sites over all steps: the attention audit's headline."""
+    return site_gap(site_discovery_rates(discovered, occurred))
+
+
+def cumulative_discovery_rate_gap(discovered: np.ndarray, occurred: np.ndarray) -> np.ndarray:
+    """(T, K) per step -> (T,) the discovery-rate gap of all steps so far, at every step."""
+    rates = _ratio(np.cumsum(np.asarray(discovered, np.float64), 0), np.cumsum(np.asarray(occurred, np.float64), 0))
+    return site_gap(rates)
+
+
+def allocation_incident_mismatch(allocation: np.ndarray, occurred: np.ndarray) -> np.ndarray:
+    """(..., T, K) units and incidents per step and site -> (...) total-variation distance between the
+    share of attention each site got and its share of the incidents (0 = attention proportional to
+    incidents, Elzayn et al. 2019's proportional allocation; 1 = all attention where nothing occurs)."""
+    units = np.asarray(allocation, np.float64).sum(-2)
+    incidents = np.asarray(occurred, np.float64).sum(-2)
+    unit_share = _ratio(units, units.sum(-1, keepdims=True))
+    incident_share = _ratio(incidents, incidents.sum(-1, keepdims=True))
+    return 0.5 * np.abs(unit_share - incident_share).sum(-1)
+
+
+# --- strategic admission: per-group means of per-applicant quantities -----------------------------
+def group_mean(values: np.ndarray, group: np.ndarray, num_groups: int = 2, where: np.ndarray | None = None):
+    """(G,) mean of ``values`` over each group's entries (only those with ``where`` True); NaN for a
+    group with none. Manipulation rate: values = manipulated. Milli et al. 2019's social burden: values
+    = the cost an applicant paid to be admitted, where = eligible (what qualified applicants pay)."""
+    v = np.asarray(values, np.float64).reshape(-1)
+    g = np.asarray(group).reshape(-1)
+    keep = np.ones_like(v, bool) if where is None else np.asarray(where, bool).reshape(-1)
+    member = np.eye(num_groups, dtype=np.float64)[g] * keep[:, None]  # (N, G)
+    return _ratio(member.T @ v, member.sum(0))

@@ -3,13 +3,16 @@ analysis needs: the decision log (group, score, decision, true outcome, reward, 
 score distribution over time.
 
 One long episode per seed, as D'Amour et al. run it (``step_env`` without auto-reset, so the population
-keeps evolving for all ``num_steps``); seeds are vmapped, steps scanned.
+keeps evolving for all ``num_steps``); seeds are vmapped, steps scanned. ``simulate_env`` does the same for
+any fairness environment (attention allocation, college admission) and returns its ``info`` per step.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import jax
 import numpy as np
@@ -102,3 +105,46 @@ def simulate_lending(
         initial_dist=out["initial_dist"],
         final_dist=out["final_dist"],
     )
+
+
+# --- any fairness environment: the info of every step ---------------------------------------------
+Policy = Callable[[jax.Array, jax.Array, Any, Any], jax.Array]
+
+
+@partial(jax.jit, static_argnames=("policy", "env", "num_steps", "state_record"))
+def _simulate_env(policy: Policy, env: Any, params: Any, keys: jax.Array, num_steps: int, state_record):
+    def one_seed(key):
+        reset_key, key = jax.random.split(key)
+        obs, state = env.reset_env(reset_key, params)
+
+        def step(carry, step_key):
+            obs, state = carry
+            act_key, env_key = jax.random.split(step_key)
+            action = policy(act_key, obs, state, params)
+            # the decision is made on ``state``: record what it held (e.g. true rates) before stepping
+            before = {} if state_record is None else state_record(state)
+            obs, state, reward, _, info = env.step_env(env_key, state, action, params)
+            return (obs, state), {**info, **before, "action": action, "reward": reward}
+
+        _, records = jax.lax.scan(step, (obs, state), jax.random.split(key, num_steps))
+        return records
+
+    return jax.vmap(one_seed)(keys)
+
+
+def simulate_env(
+    policy: Policy,
+    env: Any,
+    params: Any,
+    *,
+    num_steps: int,
+    num_seeds: int,
+    seed: int = 0,
+    state_record: Callable[[Any], dict[str, jax.Array]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Run ``policy(key, obs, state, params)`` for ``num_steps`` on ``num_seeds`` independent episodes of
+    a gymnax-protocol ``env`` (one long episode each, no auto-reset; compiled, vmapped). Returns every
+    ``info`` field plus ``action`` and ``reward`` as host arrays (S, T, ...), and ``state_record(state)``'s
+    fields taken from the state each decision was made in."""
+    keys = jax.random.split(jax.random.PRNGKey(seed), num_seeds)
+    return jax.tree.map(np.asarray, _simulate_env(policy, env, params, keys, num_steps, state_record))
