@@ -3,9 +3,9 @@
 What is measured follows ml-fairness-gym's college-admission experiments and Milli et al. 2019 ("The
 Social Cost of Strategic Classification"): per group, the admission rate, the true-positive rate
 (eligible applicants admitted / eligible applicants), the false-positive rate, the share of applicants
-who gamed the published threshold (manipulation rate) and the social burden, the mean cost an
-*eligible* applicant paid to be admitted (Milli et al.'s measure: what a robust classifier costs the
-qualified). The headline number, the one ``--max-gap`` gates on, is the **equal-opportunity gap**
+who gamed the published threshold (manipulation rate), the social burden (Milli et al.'s measure:
+the mean cost an *eligible* applicant must pay to reach the threshold, whether they can afford it or
+not; what a robust classifier costs the qualified) and the cost eligible applicants actually paid. The headline number, the one ``--max-gap`` gates on, is the **equal-opportunity gap**
 |TPR_g1 - TPR_g2| over all applicants of a seed, averaged over seeds (95% t-interval): the quantity the
 environment's cost signal tracks over a window.
 
@@ -41,6 +41,7 @@ class AdmissionTrace:
     eligible: np.ndarray  # (S, T, N) bool, the true outcome
     manipulated: np.ndarray  # (S, T, N) bool, raised their observed score to the threshold
     burden: np.ndarray  # (S, T, N) cost paid to game (0 if they did not)
+    required_cost: np.ndarray  # (S, T, N) cost of reaching the threshold, paid or not (0 if above it)
     threshold: np.ndarray  # (S, T) published threshold
     reward: np.ndarray  # (S, T) (admitted eligible - admitted ineligible) / N
     cost: np.ndarray  # (S, T) the env's windowed TPR gap
@@ -72,6 +73,7 @@ def simulate_admission(
         eligible=out["eligible"],
         manipulated=out["manipulated"],
         burden=out["burden"],
+        required_cost=out["required_cost"],
         threshold=np.asarray(env.threshold(out["action"])),
         reward=out["reward"],
         cost=out["cost"],
@@ -89,7 +91,13 @@ def admission_outcomes(trace: AdmissionTrace) -> dict[str, np.ndarray]:
         "manipulation rate": np.array(
             [fm.group_mean(trace.manipulated[s], trace.group[s]) for s in range(trace.num_seeds)]
         ),
-        "social burden (mean cost paid by the eligible)": np.array(
+        "social burden": np.array(
+            [
+                fm.group_mean(trace.required_cost[s], trace.group[s], where=trace.eligible[s])
+                for s in range(trace.num_seeds)
+            ]
+        ),
+        "cost paid by the eligible": np.array(
             [fm.group_mean(trace.burden[s], trace.group[s], where=trace.eligible[s]) for s in range(trace.num_seeds)]
         ),
     }
@@ -166,7 +174,7 @@ def plot_admission(trace: AdmissionTrace, summary: dict[str, Any], plots_dir: Pa
     ax1.set_xticks(where, names)
     ax1.set_ylim(0, 1)
     ax1.legend(frameon=False, fontsize=8)
-    burden = [m[f"social burden (mean cost paid by the eligible) g{g + 1}"]["mean"] for g in range(2)]
+    burden = [m[f"social burden g{g + 1}"]["mean"] for g in range(2)]
     ax2.bar((0, 1), np.nan_to_num(burden), color=colors)
     ax2.set_xticks((0, 1), ("g1", "g2"))
     ax2.set_ylabel("social burden")

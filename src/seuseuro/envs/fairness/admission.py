@@ -13,7 +13,7 @@ the anchors' gaming costs 5 vs 10. Simplified: the threshold is one of ``num_thr
 spaced values (Discrete action), no epsilon-greedy jury, no noise on the threshold.
 Observation: the last threshold and last round's admission rate per group, precision and share of
 applicants who gamed. ``info`` carries per applicant (arrays of N): group, admitted, eligible,
-manipulated, burden (cost paid to game); and a cost: the TPR gap between groups over an
+manipulated, burden (cost paid to game), required_cost (cost of reaching the threshold, paid or not); and a cost: the TPR gap between groups over an
 exponentially weighted window of rounds.
 """
 
@@ -116,6 +116,9 @@ class CollegeAdmissionEnv(environment.Environment[AdmissionState, AdmissionParam
             "eligible": eligible,
             "manipulated": manipulated,
             "burden": jnp.where(manipulated, gain_cost, 0.0),
+            # what reaching the threshold would cost, paid or not (Milli et al. 2019's social burden
+            # averages it over the eligible: those who cannot afford it are not admitted, yet burdened)
+            "required_cost": jnp.where(x < t, gain_cost, 0.0),
             "cost": jnp.abs(tpr[0] - tpr[1]),
         }
         return self.get_obs(new_state, params), new_state, reward.astype(jnp.float32), jnp.asarray(False), info
