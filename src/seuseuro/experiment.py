@@ -64,6 +64,34 @@ ALGORITHMS: dict[str, Algorithm] = {
         "ppo-lagrangian", "seuseuro.algos.ppo_lagrangian", "PPO under a constraint on a reported cost (fairness gap)",
         command="seuseuro.commands.train:TrainPPOLagrangianArgs:run_train_ppo_lagrangian", default_env="Lending-v0",
     ),
+    "sac": Algorithm(
+        "sac", "seuseuro.algos.sac", "SAC (continuous actions) on a JAX-native or Gymnasium env",
+        help="Train Soft Actor-Critic (twin critics, automatic temperature, squashed Gaussian actor, replay buffer "
+        "in the checkpoint) on a Box-action environment, JAX-native (compiled, seeds vmapped) or Gymnasium "
+        "(stepped on the host). Hyperparameters default to a tuned set for the chosen --env when one exists.",
+        tuned_source="RL-Zoo (Pendulum) / CleanRL (MuJoCo)", default_env="Pendulum-v1",
+    ),
+    "td3": Algorithm(
+        "td3", "seuseuro.algos.td3", "TD3 (continuous actions) on a JAX-native or Gymnasium env",
+        help="Train TD3 (twin critics, target policy smoothing, delayed actor, replay buffer in the checkpoint) on "
+        "a Box-action environment, JAX-native (compiled, seeds vmapped) or Gymnasium (stepped on the host). "
+        "Hyperparameters default to a tuned set for the chosen --env when one exists.",
+        tuned_source="RL-Zoo (Pendulum) / CleanRL (MuJoCo)", default_env="Pendulum-v1",
+    ),
+    "dqn": Algorithm(
+        "dqn", "seuseuro.algos.dqn", "DQN (double, dueling, n-step, prioritized) on a JAX-native or Gymnasium env",
+        help="Train DQN (flags: double Q-learning, dueling heads, n-step returns, prioritized replay, Huber loss, "
+        "Polyak targets; replay buffer in the checkpoint) on a Discrete-action environment, JAX-native (compiled, "
+        "seeds vmapped) or Gymnasium (stepped on the host). Hyperparameters default to a tuned set for --env.",
+        tuned_source="CleanRL (classic control) / Young & Tian 2019 (MinAtar)",
+    ),
+    "pqn": Algorithm(
+        "pqn", "seuseuro.algos.pqn", "PQN (LayerNorm Q-network, Q(lambda), no buffer, many envs)",
+        help="Train PQN (Gallici et al. 2024: LayerNorm Q-network, no target network, no replay buffer, Q(lambda) "
+        "targets over rollouts of many envs, RAdam) on a Discrete-action environment, JAX-native (compiled, seeds "
+        "vmapped) or Gymnasium (stepped on the host). Hyperparameters default to a tuned set for --env.",
+        tuned_source="PureJaxQL (Gallici et al. 2024)",
+    ),
     "sft": Algorithm(
         "sft", "seuseuro.lm.sft", "tiny LM from scratch on worked solutions", family="lm",
         command="seuseuro.commands.lm:TrainSFTArgs:run_train_sft",
