@@ -51,26 +51,21 @@ class AuditArgs:
     measured per seed over the whole run and averaged over seeds."""
 
     run_dir: tyro.conf.Positional[Path | None] = None
-    """A trained run directory (PPO / PPO-Lagrangian on Lending-v0, AttentionAllocation-v0 or
-    CollegeAdmission-v0) to audit; omit it to audit --agent. The environment is the run's."""
+    """A trained run directory (PPO, PPO-Lagrangian, ... on any fairness env) to audit; its env is the run's."""
     agent: AgentName | None = None
-    """Baseline to audit. lending: max-utility, equal-opportunity, equal-opportunity-frozen; attention:
-    uniform, greedy; admission: fixed-threshold, robust-threshold (see FAIRNESS.md)."""
+    """Baseline: lending max-utility|equal-opportunity[-frozen]; attention uniform|greedy; admission *-threshold."""
     env: Literal["lending", "attention", "admission"] | None = None
-    """Environment of --agent's audit: lending (delayed-impact lending, the default), attention
-    (attention allocation over sites) or admission (college admission with strategic applicants)."""
+    """Environment of --agent's audit: lending (the default), attention (allocation over sites), admission."""
     out: Path | None = None
     """Output directory; default runs/audit-<agent>-<time>, or <RUN_DIR>/audit for a run."""
     steps: int = 20_000
-    """Decisions (lending) or steps / rounds (attention, admission) per seed (D'Amour et al.: 20,000
-    for lending). Lower for a quick look."""
+    """Decisions (lending; D'Amour et al.: 20,000) or steps / rounds (attention, admission) per seed."""
     seeds: int = 10
     """Independent populations (seeds), vmapped; the CI is over seeds."""
     seed: int = 0
     """Base random seed of the audit."""
     max_gap: float | None = None
-    """Fail (exit status 1) when the env's headline gap exceeds this, e.g. 0.05: lending and admission,
-    the equal-opportunity (TPR) gap; attention, the discovery-rate gap across sites."""
+    """Exit status 1 when the env's gap exceeds this: lending, admission: TPR gap; attention: discovery-rate gap."""
 
     def __post_init__(self):
         if self.steps < 1 or self.seeds < 1:
