@@ -8,7 +8,8 @@ checkpoints; inside a chunk everything is compiled. A trainer is anything with
     state_template() -> abstract state        # for loading checkpoints
     num_updates, steps_per_update, updates_per_chunk, num_seeds
 
-(``algos.ppo.make_train`` and ``algos.ppo_lagrangian.make_train`` build one).
+(``core.chunked.Trainer``: every RL algorithm's ``make_train`` builds one, and the LM trainers of
+``lm/sft.py`` and ``algos/grpo.py`` too).
 
 Stopping and resuming: Ctrl-C (SIGINT) lets the running chunk finish, writes a checkpoint and
 returns; a second Ctrl-C aborts at once (the last checkpoint is intact: files are renamed into
@@ -203,11 +204,13 @@ def run_training(
     interrupted = solved = False
     chunk_return = math.nan
 
+    shown = trainer.progress_metric  # the metric the bar shows (RL: the recent training return)
+    label = shown.rsplit("/", 1)[-1].removeprefix("episode_")
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("steps  {task.fields[sps]:>9} steps/s  return {task.fields[ret]:>8}"),
+        TextColumn("steps  {task.fields[sps]:>9} steps/s  " + label + " {task.fields[ret]:>8}"),
         TimeRemainingColumn(),
     ]
     with _StopFlag() as stop, Progress(*columns, disable=not progress, transient=False) as bar:
@@ -232,17 +235,23 @@ def run_training(
                 finite = metrics[RETURN_KEY][:, :n_active]
                 finite = finite[np.isfinite(finite)]
                 chunk_return = float(finite.mean()) if finite.size else math.nan
-            for u in range(n_active):
+            # Trainers that log one row per chunk (the LM trainers' --log-every) skip the other rows.
+            for u in range(0 if trainer.log_every_update else n_active - 1, n_active):
                 row = _row_metrics(metrics, u, trainer.num_seeds)
-                if math.isfinite(row.get(RETURN_KEY, math.nan)):
-                    recent = row[RETURN_KEY]
+                if math.isfinite(row.get(shown, math.nan)):
+                    recent = row[shown]
                 step = (done + u + 1) * trainer.steps_per_update
                 if u == n_active - 1:
                     row["time/steps_per_second"] = sps
                     row["time/elapsed"] = time.perf_counter() - start
                 logger.log(step, row)
             done += n_active
-            bar.update(task, completed=done * trainer.steps_per_update, sps=f"{sps:,.0f}", ret=f"{recent:.1f}")
+            bar.update(
+                task,
+                completed=done * trainer.steps_per_update,
+                sps=f"{sps:,.0f}",
+                ret=f"{recent:.{trainer.progress_digits}f}",
+            )
             if on_chunk is not None:
                 on_chunk(done, row)
             reached = stop_at_return is not None and chunk_return >= stop_at_return
@@ -250,6 +259,8 @@ def run_training(
                 logger.sync()  # the rows up to `done` reach the disk before the checkpoint that names them
                 save_host_state(trainer, run, done)  # first: resume_state matches it to the checkpoint
                 save_checkpoint(run.latest_checkpoint, state, checkpoint_meta(run, done, trainer))
+                if trainer.after_checkpoint is not None:  # e.g. an LM run's model.npz beside it
+                    trainer.after_checkpoint(state, done)
             if stop.requested:
                 interrupted = True
                 break

@@ -338,3 +338,36 @@ def make_update(config: Config, prompt_len: int):
         return GRPOState(eqx.combine(params, static), opt_state, state.step + 1), metrics
 
     return update
+
+
+def make_trainer(config: Config, reference: Transformer, tokenizer: TextTokenizer, problems: Sequence[Problem],
+                 score: Callable, seed: int, prompt_len: int, log_every: int, after_checkpoint=None):  # fmt: skip
+    """GRPO as a :class:`~seuseuro.core.chunked.Trainer` for the host driver: a chunk is ``log_every``
+    steps of rollout (generation on the host's jitted sampler) + update. Step k draws its prompts from
+    ``(seed, k)`` and samples with ``fold_in(key(seed), k)``, so a resumed run continues exactly."""
+    from seuseuro.core.chunked import Trainer
+
+    update = make_update(config, prompt_len)
+    ref_model = reference if config.kl_coef > 0 else None
+    base_key = jax.random.key(seed)
+
+    def run_chunk(state: GRPOState, n_active: int):
+        start, rows = int(state.step), []
+        for step in range(start, start + n_active):
+            t_step = time.perf_counter()
+            rng = np.random.default_rng([seed, step])
+            batch_problems = [problems[i] for i in rng.integers(0, len(problems), config.prompts_per_step)]
+            key = jax.random.fold_in(base_key, step)
+            batch, metrics = rollout(state, ref_model, tokenizer, batch_problems, score, key, config, prompt_len)
+            state, train_metrics = update(state, batch)
+            row = {**metrics, **{k: float(v) for k, v in train_metrics.items()}}
+            row["time/step_s"] = time.perf_counter() - t_step
+            rows.append(row)
+        return state, {k: np.asarray([[r[k] for r in rows]]) for k in rows[0]}
+
+    return Trainer(
+        config, 1, log_every, lambda keys: init_state(reference, config), run_chunk,
+        lambda: jax.eval_shape(lambda: init_state(reference, config)),
+        after_checkpoint=after_checkpoint, progress_metric="rollout/accuracy", progress_digits=2,
+        log_every_update=False, num_updates=config.steps, steps_per_update=1,
+    )  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -174,14 +173,6 @@ class SampleArgs:
             )
 
 
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}")]  # fmt: skip
-    return Progress(*cols, disable=not enabled, transient=False)
-
-
 def _print_eval(result, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -206,9 +197,7 @@ def _print_eval(result, title: str) -> None:
 def run_train_sft(args: TrainSFTArgs) -> int:
     import jax
 
-    from seuseuro.core.checkpoint import load_checkpoint, save_checkpoint
     from seuseuro.core.compile_cache import enable_persistent_cache
-    from seuseuro.core.logging import MetricsLogger
     from seuseuro.envs.text import make_task
     from seuseuro.lm import sft
     from seuseuro.lm.model import Transformer, count_params
@@ -232,54 +221,47 @@ def run_train_sft(args: TrainSFTArgs) -> int:
         lm_config = dataclasses.replace(args.model, vocab_size=tok.vocab_size)
     data = sft.make_sft_data(problems, tok, lm_config.max_seq_len)
     answer_budget = int(max(len(tok.encode(p.solution)) for p in problems)) + 2
-    optimizer = sft.make_optimizer(config)
-    state = sft.init_state(Transformer.init(lm_config, jax.random.key(seed)), optimizer)
-    if args.resume is not None:
-        state, _ = load_checkpoint(run.latest_checkpoint, state)
-    else:
+    model = Transformer.init(lm_config, jax.random.key(seed))
+    if args.resume is None:
         extra = {"task": task.name, "task_options": parse_task_options(args.task_option), "seed": seed,
                  "lm": dataclasses.asdict(lm_config), "max_new_tokens": answer_budget}  # fmt: skip
         run = RunDir.create("sft", task.name, config, root=args.runs_root, path=args.run_dir, extra=extra)
         tok.save(run.path / TOKENIZER_FILE)
-    start = int(state.step)
-    logger = MetricsLogger.for_run(run.path, resume_step=start if args.resume else None, tensorboard=args.tensorboard)
-    train_step = sft.make_train_step(optimizer)
     from rich.console import Console
 
     console = Console(stderr=True)
-    console.print(f"[bold]run directory[/bold] {run.path}  ({count_params(state.model):,} parameters)")
-
-    def checkpoint(step: int) -> None:
-        save_checkpoint(run.latest_checkpoint, state, {"step": step, "algo": "sft"})
-        save_model(run, state.model, step)
-
-    t0, step = time.perf_counter(), start
-    try:
-        with _progress(args.progress) as bar:
-            task_id = bar.add_task("sft", total=config.steps, completed=start, info="")
-            for step in range(start, config.steps):
-                idx = sft.batch_indices(seed, step, len(problems), config.batch_size)
-                state, metrics = train_step(state, data.tokens[idx], data.valid[idx], data.loss_mask[idx])
-                done = step + 1
-                if done % args.log_every == 0 or done == config.steps:
-                    row = {k: float(v) for k, v in metrics.items()}
-                    row["time/elapsed_s"] = time.perf_counter() - t0
-                    logger.log(done, row)
-                    bar.update(task_id, info=f"loss {row['train/loss']:.3f}")
-                if done % args.checkpoint_every == 0:
-                    checkpoint(done)
-                bar.update(task_id, completed=done)
-    except KeyboardInterrupt:
-        checkpoint(int(state.step))
-        logger.close()
-        console.print(f"stopped at step {int(state.step)}; resume with: seuseuro train sft --resume {run.path}")
+    console.print(f"[bold]run directory[/bold] {run.path}  ({count_params(model):,} parameters)")
+    trainer = sft.make_trainer(
+        config, model, data, seed, min(args.log_every, config.steps),
+        after_checkpoint=lambda state, step: save_model(run, state.model, step),
+    )  # fmt: skip
+    result = _train(trainer, run, args, "sft")
+    if result is None:
         return 130
-    checkpoint(int(state.step))
-    logger.close()
-    console.print(f"trained {config.steps - start} steps in {time.perf_counter() - t0:.1f} s")
+    console.print(f"trained {result.updates_done} steps in {result.seconds:.1f} s")
     if args.eval_problems > 0:
-        _evaluate_and_record(run, state.model, tok, task, args.eval_problems, seed, 0.0, 1.0, answer_budget)
+        _evaluate_and_record(run, result.state.model, tok, task, args.eval_problems, seed, 0.0, 1.0, answer_budget)
     return 0
+
+
+def _train(trainer, run: RunDir, args, algo: str):
+    """The host driver (progress, metrics, checkpoints every ``--checkpoint-every`` steps, Ctrl-C,
+    resume) on an LM trainer; None when the run was stopped (the resume command is printed)."""
+    import jax
+    from rich.console import Console
+
+    from seuseuro.driver import run_training
+
+    # the driver checkpoints between chunks of --log-every steps
+    every = max(1, args.checkpoint_every // trainer.updates_per_chunk)
+    result = run_training(trainer, run, jax.random.PRNGKey(0), resume=args.resume is not None, checkpoint_every=every,
+                          progress=args.progress, tensorboard=args.tensorboard)  # fmt: skip
+    if result.interrupted:
+        Console(stderr=True).print(
+            f"stopped at step {result.updates_done}; resume with: seuseuro train {algo} --resume {run.path}"
+        )
+        return None
+    return result
 
 
 def _evaluate_and_record(run, model, tok, task, n, seed, temperature, top_p, budget, show=3):
@@ -305,13 +287,9 @@ def _evaluate_and_record(run, model, tok, task, n, seed, temperature, top_p, bud
 # train grpo
 # ---------------------------------------------------------------------------------------------------
 def run_train_grpo(args: TrainGRPOArgs) -> int:
-    import jax
-    import numpy as np
     from rich.console import Console
 
-    from seuseuro.core.checkpoint import load_checkpoint, save_checkpoint
     from seuseuro.core.compile_cache import enable_persistent_cache
-    from seuseuro.core.logging import MetricsLogger
     from seuseuro.envs.text import make_task
     from seuseuro.lm.rollout import prompt_length
 
@@ -342,10 +320,7 @@ def run_train_grpo(args: TrainGRPOArgs) -> int:
             f"prompts ({plen} tokens) + answers ({config.max_new_tokens}) exceed the model's context "
             f"of {reference.config.max_seq_len}; lower --max-new-tokens"
         )
-    state = grpo.init_state(reference, config)
-    if args.resume is not None:
-        state, _ = load_checkpoint(run.latest_checkpoint, state)
-    else:
+    if args.resume is None:
         extra = {"task": task_name, "task_options": task_opts, "seed": seed, "init": str(init_path),
                  "num_problems": num_problems, "lm": dataclasses.asdict(reference.config),
                  "max_new_tokens": config.max_new_tokens,
@@ -354,50 +329,20 @@ def run_train_grpo(args: TrainGRPOArgs) -> int:
                                     "pad_token": tok.tokenizer.id_to_token(tok.pad_id)}}  # fmt: skip
         run = RunDir.create("grpo", task_name, config, root=args.runs_root, path=args.run_dir, extra=extra)
         tok.save(run.path / TOKENIZER_FILE)
-    start = int(state.step)
     console.print(f"[bold]run directory[/bold] {run.path}  (from {init_path})")
-    logger = MetricsLogger.for_run(run.path, resume_step=start if args.resume else None, tensorboard=args.tensorboard)
-    update = grpo.make_update(config, plen)
-    ref_model = reference if config.kl_coef > 0 else None
-    base_key = jax.random.key(seed)
-
-    def checkpoint(step: int) -> None:
-        save_checkpoint(run.latest_checkpoint, state, {"step": step, "algo": "grpo"})
-        save_model(run, state.model, step)
-
-    t0 = time.perf_counter()
-    try:
-        with _progress(args.progress) as bar:
-            task_id = bar.add_task("grpo", total=config.steps, completed=start, info="")
-            for step in range(start, config.steps):
-                rng = np.random.default_rng([seed, step])
-                batch_problems = [problems[i] for i in rng.integers(0, len(problems), config.prompts_per_step)]
-                key = jax.random.fold_in(base_key, step)
-                t_step = time.perf_counter()
-                batch, metrics = grpo.rollout(state, ref_model, tok, batch_problems, task.score, key, config, plen)
-                state, train_metrics = update(state, batch)
-                done = step + 1
-                if done % args.log_every == 0 or done == config.steps:
-                    row = {**metrics, **{k: float(v) for k, v in train_metrics.items()}}
-                    row["time/step_s"] = time.perf_counter() - t_step
-                    row["time/elapsed_s"] = time.perf_counter() - t0
-                    logger.log(done, row)
-                    bar.update(task_id, info=f"reward {row['rollout/reward']:.2f} acc {row['rollout/accuracy']:.2f}")
-                if done % args.checkpoint_every == 0:
-                    checkpoint(done)
-                bar.update(task_id, completed=done)
-    except KeyboardInterrupt:
-        checkpoint(int(state.step))
-        logger.close()
-        console.print(f"stopped at step {int(state.step)}; resume with: seuseuro train grpo --resume {run.path}")
+    trainer = grpo.make_trainer(
+        config, reference, tok, problems, task.score, seed, plen, min(args.log_every, config.steps),
+        after_checkpoint=lambda state, step: save_model(run, state.model, step),
+    )  # fmt: skip
+    result = _train(trainer, run, args, "grpo")
+    if result is None:
         return 130
-    checkpoint(int(state.step))
-    logger.close()
-    console.print(f"trained {config.steps - start} GRPO steps in {time.perf_counter() - t0:.1f} s")
+    console.print(f"trained {result.updates_done} GRPO steps in {result.seconds:.1f} s")
     if args.eval_problems > 0:
         _evaluate_and_record(
-            run, state.model, tok, task, args.eval_problems, seed, args.eval_temperature, 1.0, config.max_new_tokens
-        )
+            run, result.state.model, tok, task, args.eval_problems, seed, args.eval_temperature, 1.0,
+            config.max_new_tokens,
+        )  # fmt: skip
     return 0
 
 

@@ -36,6 +36,11 @@ class Trainer:
     # TrainState when it can be pickled: () -> picklable object or None; and object -> None.
     host_state: Callable[[], Any] | None = None
     restore_host_state: Callable[[Any], None] | None = None
+    # Called after each checkpoint with (state, updates_done): files kept beside it (an LM run's model.npz).
+    after_checkpoint: Callable[[Any, int], None] | None = None
+    progress_metric: str = "rollout/episode_return"  # what the host driver's progress bar shows
+    progress_digits: int = 1
+    log_every_update: bool = True  # False: one metrics row per chunk (its last update)
     num_updates: int = 0  # updates in the whole run
     steps_per_update: int = 0  # environment steps per update and seed (an off-policy algorithm's is
     # its vector envs x steps per update, not its replay sample size)

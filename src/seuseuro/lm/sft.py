@@ -126,3 +126,32 @@ def make_train_step(optimizer: optax.GradientTransformation):
         return SFTState(model, opt_state, state.step + 1), metrics
 
     return train_step
+
+
+def make_trainer(
+    config: SFTConfig, model: Transformer, data: SFTData, seed: int, log_every: int, after_checkpoint=None
+):
+    """SFT as a :class:`~seuseuro.core.chunked.Trainer` for the host driver: a chunk is ``log_every``
+    steps (one metrics row each), stepped from the host (one jitted step per batch). ``model`` is the
+    initial model (built from the run's seed); step k's batch comes from ``(seed, k)``, so a resumed
+    run continues exactly as an uninterrupted one."""
+    from seuseuro.core.chunked import Trainer
+
+    optimizer = make_optimizer(config)
+    train_step = make_train_step(optimizer)
+
+    def run_chunk(state: SFTState, n_active: int):
+        start, rows = int(state.step), []
+        for step in range(start, start + n_active):
+            idx = batch_indices(seed, step, len(data.tokens), config.batch_size)
+            state, metrics = train_step(state, data.tokens[idx], data.valid[idx], data.loss_mask[idx])
+            rows.append(metrics)
+        rows = jax.device_get(rows)  # one host sync per chunk
+        return state, {k: np.asarray([[float(r[k]) for r in rows]]) for k in rows[0]}
+
+    return Trainer(
+        config, 1, log_every, lambda keys: init_state(model, optimizer), run_chunk,
+        lambda: jax.eval_shape(lambda: init_state(model, optimizer)),
+        after_checkpoint=after_checkpoint, progress_metric="train/loss", progress_digits=3, log_every_update=False,
+        num_updates=config.steps, steps_per_update=1,
+    )  # fmt: skip
