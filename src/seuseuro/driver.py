@@ -1,6 +1,6 @@
 """The host driver: runs a trainer's compiled chunks of updates and does everything around them.
 
-design.md, "How data flows": between chunks the host shows progress, writes metrics and
+ARCHITECTURE.md, "How a training run flows": between chunks the host shows progress, writes metrics and
 checkpoints; inside a chunk everything is compiled. A trainer is anything with
 
     init(keys) -> state                        # leading axis = seeds

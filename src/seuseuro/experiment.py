@@ -131,7 +131,7 @@ def rl_algorithm(run: RunDir) -> Algorithm:
 
 def updates_per_chunk(requested: int, num_updates: int) -> int:
     """Updates per compiled chunk: ``requested``, or about 1/20 of training (0 = automatic). The chunk
-    trades feedback (progress, metrics, checkpoints between chunks) against speed (design.md's goal:
+    trades feedback (progress, metrics, checkpoints between chunks) against speed (the goal:
     under 2% of throughput)."""
     if requested < 0:
         raise UserError("--chunk-updates must be >= 0 (0 = automatic)")

@@ -1,4 +1,4 @@
-"""Run directories: the lab notebook of every training run (design.md, "Run directory").
+"""Run directories: the lab notebook of every training run (ARCHITECTURE.md, "Run directory").
 
 ```
 runs/<algo>-<env>-<time>/

@@ -8,7 +8,7 @@ structure lives in code, the numbers in the file. A mismatch in leaf count, shap
 :class:`~seuseuro.errors.UserError`, never a silent reshape.
 
 Writes go to ``<name>.tmp`` then ``os.replace``: a crash mid-write leaves the previous checkpoint
-intact (design.md, "Nothing is lost").
+intact (ARCHITECTURE.md, "Rules that hold everywhere").
 """
 
 from __future__ import annotations

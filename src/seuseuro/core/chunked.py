@@ -3,7 +3,7 @@
 An algorithm supplies ``init_one(key) -> state`` and ``one_update(state) -> (state, metrics)`` for
 ONE seed; :func:`make_chunked_trainer` turns them into a :class:`Trainer` whose ``run_chunk`` runs
 ``updates_per_chunk`` updates in one compiled ``lax.scan``, vmapped over seeds (PureJaxRL's
-``make_train``, cut into chunks so the host can log and checkpoint in between; design.md).
+``make_train``, cut into chunks so the host can log and checkpoint in between).
 
 The last chunk of a run is usually partial: ``n_active`` (not vmapped, so ``lax.cond`` stays a
 real branch) skips the surplus updates, which report NaN metrics. One program serves every

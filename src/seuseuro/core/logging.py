@@ -1,5 +1,5 @@
 """Metric sinks. Library code returns metrics; only the host driver hands them to these sinks
-(style.md, principle 6). Metric names are namespaced: ``train/``, ``rollout/``, ``eval/``,
+(ARCHITECTURE.md). Metric names are namespaced: ``train/``, ``rollout/``, ``eval/``,
 ``time/``, ``fairness/``.
 
 - :class:`CsvSink` appends one row per logged step to metrics.csv. The header is fixed by the first

@@ -1,4 +1,4 @@
-"""A functional circular replay buffer that lives in the train state (design.md, "replay").
+"""A functional circular replay buffer that lives in the train state (ARCHITECTURE.md, "core").
 
 What it reproduces: the uniform replay of DQN (Mnih et al. 2015) and SAC/TD3, with
 - storage of a ``(N, ...)`` block of transitions per call, one row per step of N vectorized envs;

@@ -1,4 +1,4 @@
-"""Typed data contracts shared by every algorithm and collector (style.md, principle 4).
+"""Typed data contracts shared by every algorithm and collector (ARCHITECTURE.md, "Data contracts").
 
 A rollout of T steps from N environments is a :class:`Transition` whose leaves have leading shape
 ``(T, N)``. The JAX-native collector (``lax.scan`` over ``act`` + ``env.step``) and the Gymnasium

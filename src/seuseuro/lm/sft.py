@@ -1,7 +1,7 @@
 """Supervised fine-tuning (SFT) from scratch on generated worked solutions.
 
 Why: a model with random weights gets no signal from 0/1 rewards (every answer of a group scores the
-same, anchors.md), so the R1-Zero recipe on a tiny model needs a warm start. The model learns to
+same), so the R1-Zero recipe on a tiny model needs a warm start. The model learns to
 answer ``<think>worked steps</think><answer>result</answer>`` by next-token cross-entropy on the
 answer tokens only (the prompt is context, not a target).
 

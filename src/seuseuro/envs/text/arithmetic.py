@@ -2,7 +2,7 @@
 
 Addition works column by column from the units, carrying (``7+9=16,4+8+1=13,...``); multiplication
 writes one partial product per digit of the second factor, then their sum. Worked solutions are the
-supervised warm start that lets RL start with signal (anchors.md: a random model gets none).
+supervised warm start that lets RL start with signal (a model with random weights gets no signal from 0/1 rewards: every answer in a group scores the same).
 """
 
 from __future__ import annotations
