@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# pytest-xdist runs one worker per core: on a GPU each would otherwise grab 75% of its memory.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 # One compilation cache for the whole suite: tests that build the same program compile it once.
 os.environ.setdefault("SEUSEURO_JAX_CACHE", str(Path(__file__).resolve().parent.parent / ".jax_cache"))
 

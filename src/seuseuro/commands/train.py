@@ -266,7 +266,9 @@ def run_train_ppo_lagrangian(args: TrainPPOLagrangianArgs) -> int:
     console.print(
         f"trained {result.updates_done * trainer.steps_per_update:,} steps x {num_seeds} seed(s) in {result.seconds:.1f} s"
     )
-    if args.audit_steps > 0 and env_id.startswith("Lending"):
+    from seuseuro.envs.fairness import FAIRNESS_ENVS
+
+    if args.audit_steps > 0 and env_id in FAIRNESS_ENVS:  # every fairness env has an audit
         from seuseuro.commands.audit import AuditArgs, run_audit
 
         return run_audit(AuditArgs(run_dir=run.path, steps=args.audit_steps, seeds=4))
