@@ -112,29 +112,18 @@ def test_cli_train_and_eval(tmp_path):
     assert main(["eval", str(run), "--episodes", "2"]) == 0
 
 
-# Learning: RL-Zoo's CartPole-v1 DQN set (50k steps, lr 2.3e-3, batch 64, 128 gradient steps per 256
-# env steps, target copied after each phase, epsilon 1 -> 0.04 over 16%, (256, 256), Huber, clip 10),
-# with the 256 steps gathered from 8 envs x 32. RL-Zoo reports a deterministic return of 500 at 50k.
-FAST_CARTPOLE = dict(
-    total_steps=50_000, num_envs=8, num_steps=32, gradient_steps=128, batch_size=64, buffer_size=100_000,
-    learning_starts=1_000, learning_rate=2.3e-3, target_update_period=10, exploration_fraction=0.16,
-    end_epsilon=0.04, hidden_sizes=(256, 256), loss="huber", max_grad_norm=10.0,
-)  # fmt: skip
-
-
-def _greedy_return(env_id, config, seed):
-    env = make(env_id)
-    trainer = dqn.make_train(config, env, updates_per_chunk=max(1, config.num_updates // 4))
-    state = trainer.init(jax.random.PRNGKey(seed)[None])
-    done = 0
-    while done < config.num_updates:
-        n = min(trainer.updates_per_chunk, config.num_updates - done)
-        state, _ = trainer.run_chunk(state, n)
-        done += n
-    act, params = dqn.policy_for_eval(config, jax.tree.map(lambda x: x[0], state))
-    return float(evaluate(act, params, make("CartPole-v1"), seed + 100, 16).mean())
-
-
+# Learning: CleanRL's classic-control set (the defaults: 500k steps, lr 2.5e-4, one gradient step per 10
+# env steps, target copied every 500 steps, epsilon 1 -> 0.05 over half of training). Measured (3 seeds,
+# vmapped, 2 loaded cores): greedy return 500 / 500 / 500. Faster sets were not reliable here: RL-Zoo's
+# 50k-step set (128 gradient steps per 256 env steps) gave 500 / 500 / 45, with double Q and lr 1e-3
+# 500 / 35 / 14; 16 envs x 1 step, 2 gradient steps, lr 5e-4, double Q, 200k steps gave 500 / 430 / 464.
 @pytest.mark.slow
 def test_dqn_solves_cartpole(learning_seed):
-    assert _greedy_return("CartPole-v1", dqn.Config(**FAST_CARTPOLE), learning_seed) >= 475
+    config = dqn.Config()
+    env = make("CartPole-v1")
+    trainer = dqn.make_train(config, env, updates_per_chunk=config.num_updates // 10)
+    state = trainer.init(jax.random.PRNGKey(learning_seed)[None])
+    for _ in range(10):
+        state, _ = trainer.run_chunk(state, trainer.updates_per_chunk)
+    act, params = dqn.policy_for_eval(config, jax.tree.map(lambda x: x[0], state))
+    assert float(evaluate(act, params, env, learning_seed + 100, 16).mean()) >= 475
