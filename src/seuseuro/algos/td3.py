@@ -39,10 +39,10 @@ from seuseuro.errors import UserError, require_finite
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """TD3 hyperparameters. Defaults are CleanRL's MuJoCo set (with RL-Zoo's Pendulum budget of 20k
-    steps); `TUNED` holds the per-env sets, applied by the CLI unless a flag overrides them."""
+    """TD3 hyperparameters. Defaults are CleanRL's MuJoCo set (1M steps); `TUNED` holds the
+    per-env sets, applied by the CLI unless a flag overrides them."""
 
-    total_steps: int = 20_000
+    total_steps: int = 1_000_000
     """Environment steps in total, over all parallel envs (per seed). Typical 2e4 (Pendulum) to 1e6 (MuJoCo)."""
     num_envs: int = 1
     """Parallel environments per seed. 1 (CleanRL) to 16; more envs = more steps/s, same update-to-data ratio."""
@@ -114,7 +114,7 @@ class Config:
 # Pendulum: RL-Zoo's td3.yml (20k steps, gamma 0.98, buffer 2e5, learning starts 1e4, noise 0.1,
 # lr 1e-3, (400, 300)); four envs x 4 gradient steps per round keep its update-to-data ratio of 1.
 # MuJoCo: CleanRL's defaults (the class's). Not tuned: other classic control, Box2D, DM Control, Brax.
-_MUJOCO: dict[str, Any] = dict(total_steps=1_000_000)
+_MUJOCO: dict[str, Any] = {}  # the defaults
 TUNED: dict[str, dict[str, Any]] = {
     "Pendulum-v1": dict(
         total_steps=20_000, num_envs=4, num_steps=1, gradient_steps=4, buffer_size=200_000,
