@@ -92,7 +92,7 @@ def test_lagrangian_keeps_the_tpr_gap_under_the_limit_where_plain_ppo_does_not(l
     lag_state, metrics = lagrangian.run_chunk(lagrangian.init(key), 100)
 
     plain_gap = _measured_gap(plain_state.policy, env.params)
-    lag_gap = _measured_gap(lag_state.policy.actor_critic, env.params)
+    lag_gap = _measured_gap(lag_state.agent.actor_critic, env.params)
     assert plain_gap > 0.1, plain_gap  # profit alone opens the gap (max-utility-like thresholds)
     assert lag_gap < 2 * config.cost_limit, lag_gap  # the constraint holds it near its limit ...
     assert lag_gap < plain_gap / 2, (lag_gap, plain_gap)  # ... and closes most of plain PPO's gap
