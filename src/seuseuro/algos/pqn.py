@@ -27,16 +27,14 @@ import numpy as np
 import optax
 
 from seuseuro.algos.dqn import act, host_policy
-from seuseuro.collect.host import HostCollector, init_collector_state, make_host_trainer
-from seuseuro.collect.rollout import collect_rollout, episode_metrics
-from seuseuro.core.chunked import Trainer, make_chunked_trainer
+from seuseuro.collect.trainer import make_trainer
+from seuseuro.core.chunked import Trainer
 from seuseuro.core.losses import masked_mean
 from seuseuro.core.minibatch import minibatch_epochs
 from seuseuro.core.networks import ACTIVATIONS, HIDDEN_GAIN, Dense, Flatten, orthogonal_linear, split_key
 from seuseuro.core.returns import q_lambda_returns
 from seuseuro.core.types import Transition
 from seuseuro.core.value_learning import linear_schedule
-from seuseuro.core.wrappers import wrap_for_training
 from seuseuro.envs.spaces import action_spec
 from seuseuro.errors import UserError, require_finite
 from seuseuro.perception.torsos import make_torso_factory
@@ -257,40 +255,13 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
         opt_state = tx.init(eqx.filter(q, eqx.is_array))
         return TrainState(q, opt_state, env_state, obs, key, jnp.asarray(0, jnp.int32))
 
-    sizes = dict(num_updates=config.num_updates, steps_per_update=config.batch_size)
-    if not getattr(env, "is_jax_native", False):
-        collector = HostCollector(
-            env, host_policy(), num_seeds=num_seeds, num_envs=config.num_envs, num_steps=config.num_steps,
-            gamma=config.gamma, with_log_prob=False,
-        )  # fmt: skip
-
-        def init_host(key, q):
-            obs = jnp.zeros((config.num_envs, *obs_shape), jnp.float32)
-            return new_state(key, q, init_collector_state(obs_shape, config.num_envs), obs)
-
-        return make_host_trainer(
-            config, collector, num_seeds=num_seeds, updates_per_chunk=updates_per_chunk, **sizes,
-            build_on_host=build_q, init_one=init_host, update_one=lambda s, traj: pqn_update(s, traj, tx, config),
-            acting_params=lambda s: (s.q, epsilon_at(config, s.update_step)),
-        )  # fmt: skip
-
-    venv = wrap_for_training(env.env, env.params, config.num_envs)
-
-    def init_one(key, q):
-        env_key, key = jax.random.split(key)
-        obs, env_state = venv.reset(env_key)
-        return new_state(key, q, env_state, obs)
-
-    def one_update(state: TrainState):
-        acting = (state.q, epsilon_at(config, state.update_step))
-        traj, episodes, env_state, obs, key = collect_rollout(
-            act, acting, venv, state.env_state, state.obs, state.key, config.num_steps
-        )
-        state, metrics = pqn_update(state._replace(env_state=env_state, obs=obs, key=key), traj, tx, config)
-        metrics.update(episode_metrics(episodes))
-        return state, metrics
-
-    return make_chunked_trainer(config, init_one, one_update, num_seeds, updates_per_chunk, build_q, **sizes)
+    return make_trainer(
+        config, env, act=act, host_policy=host_policy(), num_seeds=num_seeds, num_envs=config.num_envs,
+        num_steps=config.num_steps, updates_per_chunk=updates_per_chunk, num_updates=config.num_updates,
+        steps_per_update=config.batch_size, build_on_host=build_q, new_state=new_state,
+        learn=lambda s, traj: pqn_update(s, traj, tx, config), acting_params=lambda s: (s.q, epsilon_at(config, s.update_step)),
+        gamma=config.gamma,
+    )  # fmt: skip
 
 
 def policy_for_eval(config: Config, state: TrainState, deterministic: bool = True):

@@ -25,14 +25,13 @@ import numpy as np
 import optax
 
 from seuseuro.algos.sac import TwinCritic, to_env_units, to_unit, weighted_mean
-from seuseuro.collect.host import HostCollector, HostPolicy, init_collector_state, make_host_trainer
-from seuseuro.collect.rollout import collect_rollout, episode_metrics
+from seuseuro.collect.host import HostPolicy
+from seuseuro.collect.trainer import make_trainer
 from seuseuro.core import replay
-from seuseuro.core.chunked import Trainer, make_chunked_trainer
+from seuseuro.core.chunked import Trainer
 from seuseuro.core.networks import MLP, split_key
 from seuseuro.core.types import Transition
 from seuseuro.core.value_learning import clipped_double_q_target, soft_update
-from seuseuro.core.wrappers import wrap_for_training
 from seuseuro.envs.spaces import action_spec
 from seuseuro.errors import UserError, require_finite
 
@@ -301,45 +300,20 @@ def make_train(config: Config, env, num_seeds: int = 1, updates_per_chunk: int =
         learner, buffer, metrics = store_and_learn(state.learner, state.buffer, traj, key, env_steps)
         return state._replace(learner=learner, buffer=buffer, update_step=state.update_step + 1), metrics
 
-    sizes = dict(num_updates=config.num_updates, steps_per_update=spu)
-    if not getattr(env, "is_jax_native", False):
-        collector = HostCollector(
-            env, host_policy, num_seeds=num_seeds, num_envs=N, num_steps=config.num_steps, with_log_prob=False
-        )
-
-        def init_host(key, networks):
-            learner, buffer = init_learner_and_buffer(networks)
-            obs = jnp.zeros((N, *obs_shape), jnp.float32)  # filled in by the first reset on the host
-            return TrainState(learner, buffer, init_collector_state(obs_shape, N), obs, key, jnp.asarray(0, jnp.int32))
-
-        def update_one(state: TrainState, traj: Transition):
-            key, learn_key = jax.random.split(state.key)
-            return learn_from(state._replace(key=key), traj, learn_key)
-
-        return make_host_trainer(
-            config, collector, num_seeds=num_seeds, updates_per_chunk=updates_per_chunk, **sizes,
-            build_on_host=build_networks, init_one=init_host, update_one=update_one, acting_params=acting_params,
-        )  # fmt: skip
-
-    venv = wrap_for_training(env.env, env.params, N)
-    low, high = jnp.asarray(spec.low), jnp.asarray(spec.high)
-
-    def init_one(key, networks):
-        env_key, key = jax.random.split(key)
-        obs, env_state = venv.reset(env_key)
+    def new_state(key, networks, env_state, obs):
         learner, buffer = init_learner_and_buffer(networks)
         return TrainState(learner, buffer, env_state, obs, key, jnp.asarray(0, jnp.int32))
 
-    def one_update(state: TrainState):
-        traj, episodes, env_state, obs, key = collect_rollout(
-            act, acting_params(state), venv, state.env_state, state.obs, state.key, config.num_steps,
-            action_low=low, action_high=high,
-        )  # fmt: skip
-        key, learn_key = jax.random.split(key)
-        state, metrics = learn_from(state._replace(env_state=env_state, obs=obs, key=key), traj, learn_key)
-        return state, {**metrics, **episode_metrics(episodes)}
+    def learn(state: TrainState, traj: Transition):
+        key, learn_key = jax.random.split(state.key)
+        return learn_from(state._replace(key=key), traj, learn_key)
 
-    return make_chunked_trainer(config, init_one, one_update, num_seeds, updates_per_chunk, build_networks, **sizes)
+    return make_trainer(
+        config, env, act=act, host_policy=host_policy, num_seeds=num_seeds, num_envs=N, num_steps=config.num_steps,
+        updates_per_chunk=updates_per_chunk, num_updates=config.num_updates, steps_per_update=spu,
+        build_on_host=build_networks, new_state=new_state, learn=learn, acting_params=acting_params,
+        action_low=jnp.asarray(spec.low), action_high=jnp.asarray(spec.high),
+    )  # fmt: skip
 
 
 def policy_for_eval(config: Config, state: TrainState, deterministic: bool = True):
