@@ -142,9 +142,12 @@ def test_ppo_loss_with_a_mask_equals_the_loss_of_the_valid_samples():
     with jax.default_matmul_precision("highest"):
         masked_total, masked_stats = ppo.ppo_loss(policy, (*batch, mask), 0.2, config)
         subset_total, subset_stats = ppo.ppo_loss(policy, tuple(x[keep] for x in batch), 0.2, config)
-    assert float(masked_total) == pytest.approx(float(subset_total), rel=1e-5)
+    # abs 1e-6: each statistic is a mean of order-1 terms (normalized advantages, ratios near 1) that
+    # can nearly cancel (policy loss 0.0083), and a GPU sums 4 and 6 terms in different orders: 2.4e-7
+    # apart on an H200 even at highest precision (issue 9). An ignored mask moves them by ~0.1.
+    assert float(masked_total) == pytest.approx(float(subset_total), rel=1e-5, abs=1e-6)
     for name in subset_stats:
-        assert float(masked_stats[name]) == pytest.approx(float(subset_stats[name]), rel=1e-5, abs=1e-7), name
+        assert float(masked_stats[name]) == pytest.approx(float(subset_stats[name]), rel=1e-5, abs=1e-6), name
     unmasked_total, _ = ppo.ppo_loss(policy, batch, 0.2, config)
     assert float(unmasked_total) != pytest.approx(float(subset_total), rel=1e-3)  # the mask did something
 

@@ -16,6 +16,14 @@ from seuseuro.lm.hf import load_hf_model
 from seuseuro.lm.model import LMConfig, Transformer, init_cache
 
 
+@pytest.fixture(autouse=True)
+def _full_float32_matmuls():
+    """Exactness checks at full float32: a GPU's default (TF32) matmuls left logits 1e-3 from
+    PyTorch's CPU ones and padded from unpadded by 8e-5 on an H200 (issue 9); the CPU is unaffected."""
+    with jax.default_matmul_precision("highest"):
+        yield
+
+
 def _save_tiny_hf(tmp_path, arch: str, tie: bool):
     torch.manual_seed(0)
     common = dict(
