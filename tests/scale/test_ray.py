@@ -136,7 +136,9 @@ def check_killed_trial_restarts_from_its_checkpoint(tmp_path):
     last = json.loads(result_file.read_text().splitlines()[-1])
     assert last["training_iteration"] == 6 and last["iterations_since_restore"] < 6  # continued, not restarted
     a, b = (np.load(spec.path / "runs" / r["trial"] / "checkpoints" / "latest.npz") for r in rows)
-    assert read_checkpoint_meta(spec.path / "runs" / rows[0]["trial"] / "checkpoints" / "latest.npz")["updates_done"] == 6
+    assert (
+        read_checkpoint_meta(spec.path / "runs" / rows[0]["trial"] / "checkpoints" / "latest.npz")["updates_done"] == 6
+    )
     assert sorted(a.files) == sorted(b.files)
     for k in a.files:
         np.testing.assert_array_equal(a[k], b[k])

@@ -117,6 +117,7 @@ def run_sweep_command(args: SweepArgs) -> int:
     rows = run_sweep(spec, resume=args.resume is not None)
     print_results(rows, spec.metric)
     console.print(f"results: {spec.path / RESULTS_FILE}; plot: {spec.path / 'plots' / 'score_vs_flags.png'}")
-    if any(r["status"] == "error" for r in rows) or len(rows) < spec.num_samples:
-        console.print(f"some trials did not finish; continue with: seuseuro sweep --resume {spec.path}")
+    if any(r["status"] != "done" for r in rows) or len(rows) < spec.num_samples:
+        # "stopped early" is ASHA's doing or a Ctrl-C; --resume continues the interrupted and errored ones only
+        console.print(f"not every trial finished; if interrupted, continue with: seuseuro sweep --resume {spec.path}")
     return 0

@@ -242,23 +242,22 @@ def train_trial(params: dict[str, Any], spec_json: str) -> None:
     total_steps = trainer.num_updates * trainer.steps_per_update
 
     def report(done: int, row: dict[str, float]) -> None:
+        """One Tune report per chunk, with its checkpoint; the last one also carries the evaluation (so a
+        scheduler that ends the trial at its last report never cuts the evaluation off)."""
         if math.isfinite(row.get(RETURN_KEY, math.nan)):
             recent["value"] = row[RETURN_KEY]
         metrics = {**row, DEFAULT_METRIC: recent["value"], "updates": done, "env_steps": done * trainer.steps_per_update,
                    "total_env_steps": total_steps}  # fmt: skip
+        if done >= trainer.num_updates and spec.eval_episodes > 0:
+            aggregate = evaluate_run(run, episodes=spec.eval_episodes)["aggregate"]  # from the checkpoint just written
+            metrics.update(eval_return=aggregate["mean_return"], eval_ci95_low=aggregate["ci95"][0],
+                           eval_ci95_high=aggregate["ci95"][1])  # fmt: skip
         with tempfile.TemporaryDirectory() as d:
             _copy_checkpoint(run.checkpoint_dir, Path(d))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
-    result = run_training(trainer, run, jax.random.PRNGKey(spec.seed), resume=checkpoint is not None,
-                          progress=False, tensorboard=False, on_checkpoint=report)  # fmt: skip
-    if spec.eval_episodes > 0:
-        summary = evaluate_run(run, episodes=spec.eval_episodes, loaded=(config, env, trainer, result.state))
-        mean, (low, high) = summary["aggregate"]["mean_return"], summary["aggregate"]["ci95"]
-        final = {DEFAULT_METRIC: recent["value"], "updates": result.updates_done,
-                 "env_steps": result.updates_done * trainer.steps_per_update, "total_env_steps": total_steps,
-                 "eval_return": mean, "eval_ci95_low": low, "eval_ci95_high": high}  # fmt: skip
-        tune.report(final)
+    run_training(trainer, run, jax.random.PRNGKey(spec.seed), resume=checkpoint is not None,
+                 progress=False, tensorboard=False, on_checkpoint=report)  # fmt: skip
 
 
 # =================================================================================================
@@ -290,6 +289,7 @@ def _trainable(spec: SweepSpec):
 def make_tuner(spec: SweepSpec, verbose: int = 1):
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
+    from ray.tune.search import BasicVariantGenerator
 
     config = trial_config(spec, {})
     for s in spec.searches:  # every searched name must be a flag before any worker starts
@@ -297,20 +297,20 @@ def make_tuner(spec: SweepSpec, verbose: int = 1):
     chunks = num_chunks(spec, config)
     scheduler = None
     if spec.scheduler == "asha":
-        # one Tune iteration = one compiled chunk (+ the final evaluation's report); rungs at 1, 2, 4, ... chunks
-        max_t = chunks + (spec.eval_episodes > 0)
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_t, grace_period=1, reduction_factor=2)
+        # one Tune iteration = one compiled chunk; rungs at 1, 2, 4, ... chunks
+        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=chunks, grace_period=1, reduction_factor=2)
     elif spec.scheduler == "pbt":
         mutations = {s.name: s.to_tune() for s in spec.searches}
         scheduler = PopulationBasedTraining(time_attr="training_iteration", perturbation_interval=max(1, chunks // 4),
                                             hyperparam_mutations=mutations)  # fmt: skip
-    search_alg = None
+    # seeded samplers: the same sweep command samples the same trials (and hits the compilation cache)
+    search_alg = BasicVariantGenerator(random_state=spec.seed)
     if spec.searcher == "optuna":
         try:
             from ray.tune.search.optuna import OptunaSearch
         except ImportError:
             raise UserError('--searcher optuna needs Optuna: pip install "optuna>=3,<6"') from None
-        search_alg = OptunaSearch()
+        search_alg = OptunaSearch(seed=spec.seed)
     tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, num_samples=spec.num_samples,
                                   scheduler=scheduler, search_alg=search_alg,
                                   max_concurrent_trials=spec.max_concurrent or None)  # fmt: skip
