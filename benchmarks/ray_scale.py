@@ -11,6 +11,7 @@ Rounds interleave local and remote so machine load hits both alike.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -32,7 +33,8 @@ class SlowCartPole(CartPoleEnv):
 
 
 gymnasium.register("SlowCartPole-v0", entry_point=SlowCartPole, max_episode_steps=500)
-ENV_ID = "ray_scale:SlowCartPole-v0"  # "module:id": Gymnasium imports this file in each runner, registering it
+# "module:id": Gymnasium imports this file in each runner process, which registers the env there
+RUNNER_ENV_ID = "ray_scale:SlowCartPole-v0"
 
 
 def runners(rounds: int = 2, updates: int = 3) -> None:
@@ -44,10 +46,12 @@ def runners(rounds: int = 2, updates: int = 3) -> None:
     from seuseuro.scale.remote_envs import RemoteGymnasiumEnv
 
     os.environ["PYTHONPATH"] = f"{Path(__file__).parent}:{os.environ.get('PYTHONPATH', '')}"
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
-    env = GymnasiumEnv.create(ENV_ID)
+    # 4 logical CPUs whatever the core count, so that 4 one-CPU runners can start (on 2 cores they share them)
+    ray.init(num_cpus=max(4, os.cpu_count() or 1), include_dashboard=False, log_to_driver=False)
+    env = GymnasiumEnv.create("SlowCartPole-v0")
     config = ppo.Config(total_steps=8 * 32 * (updates + 1), num_envs=8, num_steps=32, num_epochs=2)
-    setups = {"local": env, **{f"{n} runner(s)": RemoteGymnasiumEnv.wrap(env, n, 1.0) for n in (1, 2, 4)}}
+    remote = {n: dataclasses.replace(RemoteGymnasiumEnv.wrap(env, n, 1.0), env_id=RUNNER_ENV_ID) for n in (1, 2, 4)}
+    setups = {"local": env, **{f"{n} runner(s)": e for n, e in remote.items()}}
     rates: dict[str, list[float]] = {k: [] for k in setups}
     for r in range(rounds):
         for name, e in setups.items():

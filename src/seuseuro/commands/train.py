@@ -148,7 +148,7 @@ def run_train(args) -> int:
         env_runners = args.env_runners
         config, env_id, seed, num_seeds = args.config, args.env, args.seed, args.num_seeds
         chunk = updates_per_chunk(args.chunk_updates, config.num_updates)
-    env = make(env_id)
+    env = local_env = make(env_id)  # the evaluation steps its episodes here, without runners
     if env_runners:  # remote Gymnasium env runners (scale/remote_envs.py); Ray imported only here
         from seuseuro.scale.remote_envs import RemoteGymnasiumEnv
 
@@ -182,7 +182,7 @@ def run_train(args) -> int:
     console.print(f"trained {result.updates_done * trainer.steps_per_update:,} steps x {num_seeds} seed(s) in "
                   f"{result.seconds:.1f} s ({result.steps_per_second:,.0f} steps/s after compile); curve: {plot_path}")  # fmt: skip
     if args.eval_episodes > 0:
-        loaded = (config, env, trainer, result.state)
+        loaded = (config, local_env, trainer, result.state)
         summary = evaluate_run(run, episodes=args.eval_episodes, deterministic=True, loaded=loaded)
         print_eval_table(summary, run)
     return 0
