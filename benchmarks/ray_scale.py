@@ -72,14 +72,14 @@ def runners(rounds: int = 2, updates: int = 3) -> None:
 
 
 def sweep(trials: int = 4) -> None:
-    flags = ["--set", "total_steps=4096", "num_envs=4", "num_steps=64", "num_epochs=2"]
+    flags = [f"--set={s}" for s in ("total_steps=4096", "num_envs=4", "num_steps=64", "num_epochs=2")]
     out = Path("benchmarks/out/ray_sweep")
     subprocess.run(["rm", "-rf", str(out)], check=True)
     t0 = time.perf_counter()
     for i in range(trials):  # the same runs by the CLI, one after another
         subprocess.run([sys.executable, "-m", "seuseuro.cli", "train", "ppo", "--env", "CartPole-v1", "--total-steps",
                         "4096", "--num-envs", "4", "--num-steps", "64", "--num-epochs", "2", "--eval-episodes", "0",
-                        "--progress", "False", "--tensorboard", "False", "--run-dir", str(out / f"cli{i}")],
+                        "--no-progress", "--no-tensorboard", "--run-dir", str(out / f"cli{i}")],
                        check=True, capture_output=True)  # fmt: skip
     cli = (time.perf_counter() - t0) / trials
     results = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import tyro
 
@@ -23,11 +23,11 @@ class SweepArgs:
     """A registered RL algorithm (seuseuro train --help lists them)."""
     env: str = "CartPole-v1"
     """Environment id, as for `seuseuro train`."""
-    search: tuple[str, ...] = ()
-    """FLAG=KIND(ARGS), repeatable: KIND is uniform(lo,hi), loguniform(lo,hi), randint(lo,hi) (inclusive),
+    search: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """FLAG=KIND(ARGS), one per --search, repeatable: KIND is uniform(lo,hi), loguniform(lo,hi), randint(lo,hi) (inclusive),
     choice(a,b,...) or grid(a,b,...); FLAG is a field of the algorithm's config (learning_rate, num_envs, ...)."""
-    set: tuple[str, ...] = ()
-    """FLAG=VALUE, repeatable: fixed for every trial (e.g. total_steps=50000); the rest is the tuned set for --env."""
+    set: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """FLAG=VALUE, one per --set, repeatable: fixed for every trial (e.g. total_steps=50000); the rest is the tuned set for --env."""
     num_samples: int = 8
     """Trials to sample (each grid(...) point is sampled this many times)."""
     seeds_per_trial: int = 1

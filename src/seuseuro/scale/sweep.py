@@ -211,6 +211,7 @@ def train_trial(params: dict[str, Any], spec_json: str) -> None:
     import jax
     from ray import tune
 
+    from seuseuro.core.checkpoint import atomic_write_text
     from seuseuro.core.compile_cache import enable_persistent_cache
     from seuseuro.driver import RETURN_KEY, run_training
     from seuseuro.experiment import algorithm, evaluate_run, make_env, updates_per_chunk
@@ -231,7 +232,7 @@ def train_trial(params: dict[str, Any], spec_json: str) -> None:
         run.write_json(CONFIG_FILE, record)
     else:
         run = RunDir.create(spec.algo, spec.env, config, path=path, extra=extra)
-    (path / PID_FILE).write_text(str(os.getpid()))
+    atomic_write_text(path / PID_FILE, str(os.getpid()))
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:  # Tune restored this trial (failure, resume, PBT exploit): continue from it
         with checkpoint.as_directory() as d:
@@ -374,7 +375,10 @@ def results_table(spec: SweepSpec, grid) -> list[dict[str, Any]]:
     for result in grid:
         metrics = result.metrics or {}
         params = {s.name: (result.config or {}).get(s.name) for s in spec.searches}
-        trial_id = metrics.get("trial_id") or Path(result.path).name
+        # a trial that never reported has no metrics: its id is in Tune's directory name, train_trial_ID_INDEX_...
+        trial_id = metrics.get("trial_id") or "_".join(
+            Path(result.path).name.removeprefix("train_trial_").split("_")[:2]
+        )
         rows.append({
             "trial": trial_id,
             **params,
