@@ -105,7 +105,10 @@ def _kill_a_worker_after_its_second_checkpoint(sweep_dir, killed: list[str]):
     """Watch Tune's trial directories; SIGKILL the first trial worker once Tune holds its 2nd checkpoint."""
     deadline = time.time() + 180
     while time.time() < deadline and not killed:
-        for tune_dir in sorted(sweep_dir.glob("train_trial_*/checkpoint_000001")):
+        # Tune keeps one checkpoint (num_to_keep=1): checkpoint_000001 may be gone when we look, so any index >= 1
+        for tune_dir in sorted(sweep_dir.glob("train_trial_*/checkpoint_*")):
+            if tune_dir.name == "checkpoint_000000":
+                continue
             trial = tune_dir.parent.name.removeprefix("train_trial_")[:11]  # e.g. 2048a_00000
             pid_file = sweep_dir / "runs" / trial / "worker.pid"
             if pid_file.exists():

@@ -12,7 +12,9 @@ with ``Tuner.restore`` (``seuseuro sweep --resume SWEEP``).
 
 Simplified: the search flags are Config fields (not RunOptions); every trial uses the same seeds
 (common random numbers: differences between trials are the flags'); on a multi-node cluster the sweep
-directory must be on storage every node sees (Tune's ``storage_path`` rule), e.g. NFS.
+directory must be on storage every node sees (Tune's ``storage_path`` rule), e.g. NFS; PBT may only
+mutate flags that keep the TrainState's shapes (rates, coefficients: not num_envs or network sizes), since
+an exploiting trial loads another trial's checkpoint into its own program.
 """
 
 from __future__ import annotations
