@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from seuseuro.errors import UserError
@@ -108,3 +109,56 @@ def test_default_install_never_imports_ray():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert 'pip install "seuseuro[ray]"' in out
+
+
+class _CutOnce:
+    """A SyncVectorEnv that, at its 5th step, cuts copy 0's episode as a lost remote runner does
+    (scale/remote_envs.py): truncated, reward 0, flagged in info[INVALID_INFO_KEY] (or, with
+    ``flag=False``, an ordinary truncation)."""
+
+    def __init__(self, vec, flag: bool):
+        self.vec, self.metadata, self.steps, self.flag = vec, vec.metadata, 0, flag
+
+    def reset(self, **kw):
+        return self.vec.reset(**kw)
+
+    def step(self, actions):
+        from seuseuro.envs.gymnasium import INVALID_INFO_KEY
+
+        obs, reward, terminated, truncated, info = self.vec.step(actions)
+        self.steps += 1
+        cut = np.zeros(len(reward), bool)
+        if self.steps == 5:
+            cut[0], truncated[0], reward[0] = self.flag, True, 0.0
+            info = {**info, "final_obs": obs.copy()}
+        return obs, reward, terminated, truncated, {**info, INVALID_INFO_KEY: cut}
+
+    def close(self):
+        self.vec.close()
+
+
+def test_the_collector_reports_no_return_for_a_cut_episode():
+    """Acrobot's episodes last 500 steps: in 48 steps the only ending is the cut one. Flagged, it is not
+    counted; the same truncation unflagged is."""
+    import dataclasses
+
+    import jax
+
+    from seuseuro.algos import ppo
+    from seuseuro.envs.gymnasium import GymnasiumEnv
+    from seuseuro.envs.registry import make
+
+    @dataclasses.dataclass(frozen=True, eq=False)
+    class CutEnv(GymnasiumEnv):
+        flag: bool = True
+
+        def make_vec(self, num_envs, seed):
+            return _CutOnce(GymnasiumEnv.make_vec(self, num_envs, seed), self.flag)
+
+    env = make("gymnasium:Acrobot-v1")
+    fields = {f.name: getattr(env, f.name) for f in dataclasses.fields(GymnasiumEnv)}
+    config = ppo.Config(total_steps=4 * 16 * 3, num_envs=4, num_steps=16, num_epochs=2, num_minibatches=1)
+    for flag, expected in ((True, 0.0), (False, 1.0)):
+        trainer = ppo.make_train(config, CutEnv(**fields, flag=flag), num_seeds=1, updates_per_chunk=3)
+        _, metrics = trainer.run_chunk(trainer.init(jax.random.split(jax.random.PRNGKey(3), 1)), 3)
+        assert np.asarray(metrics["rollout/episodes"]).sum() == expected
