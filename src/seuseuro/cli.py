@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_render",
         "PNGs of a 3D scene: top-down map, depth image, point cloud",
     ),
+    "sweep": ("seuseuro.commands.sweep", "SweepArgs", "run_sweep_command", "hyperparameter sweep on Ray Tune"),
     "sample": ("seuseuro.commands.lm", "SampleArgs", "run_sample", "answer a prompt with a trained LM run"),
     "audit": (
         "seuseuro.commands.audit",

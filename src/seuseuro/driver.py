@@ -182,6 +182,7 @@ def run_training(
     stop_after_updates: int | None = None,
     stop_at_return: float | None = None,
     on_chunk: Callable[[int, dict[str, float]], None] | None = None,
+    on_checkpoint: Callable[[int, dict[str, float]], None] | None = None,
 ) -> DriverResult:
     """Train to ``trainer.num_updates`` (or ``stop_after_updates``), logging into ``run``.
 
@@ -261,6 +262,8 @@ def run_training(
                 save_checkpoint(run.latest_checkpoint, state, checkpoint_meta(run, done, trainer))
                 if trainer.after_checkpoint is not None:  # e.g. an LM run's model.npz beside it
                     trainer.after_checkpoint(state, done)
+                if on_checkpoint is not None:  # e.g. a sweep trial reports it to Ray Tune (scale/sweep.py)
+                    on_checkpoint(done, row)
             if stop.requested:
                 interrupted = True
                 break

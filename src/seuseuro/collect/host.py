@@ -32,7 +32,7 @@ from seuseuro.core.chunked import Trainer, stack_on_host
 from seuseuro.core.networks import numpy_rng
 from seuseuro.core.normalization import RunningMeanStd, init_running_stats, normalize, update_running_stats
 from seuseuro.core.types import Transition
-from seuseuro.envs.gymnasium import GymnasiumEnv, is_next_step_autoreset
+from seuseuro.envs.gymnasium import INVALID_INFO_KEY, GymnasiumEnv, is_next_step_autoreset
 from seuseuro.envs.spaces import action_spec
 from seuseuro.errors import UserError
 
@@ -284,8 +284,12 @@ class HostCollector:
             host["ep_return"] += reward  # 0 in a reset step
             host["ep_length"] += valid
             if done.any():
-                returns.extend(host["ep_return"][done].tolist())
-                lengths.extend(host["ep_length"][done].tolist())
+                cut = info.get(INVALID_INFO_KEY)  # episodes cut by a lost remote runner: no return to report
+                ended = done if cut is None else done & ~cut
+                if cut is not None and next_step:
+                    valid_buf[t] &= ~cut.reshape(shape)
+                returns.extend(host["ep_return"][ended].tolist())
+                lengths.extend(host["ep_length"][ended].tolist())
                 host["ep_return"][done] = 0.0
                 host["ep_length"][done] = 0
             cstates, packed = observe_and_act(leaves, cstates, packed_in.reshape(*shape, -1))

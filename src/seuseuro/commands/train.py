@@ -50,6 +50,9 @@ class RunOptions:
     """Show a progress bar."""
     tensorboard: bool = True
     """Also write TensorBoard event files (run_dir/tb)."""
+    env_runners: int = 0
+    """Gymnasium envs: step the env copies in this many Ray actors (pip install "seuseuro[ray]"; RAY_ADDRESS joins
+    a cluster). Same result as 0 (local) for the same seeds, except CartPole's batched env (ARCHITECTURE.md)."""
 
 
 _ARGS_CLASSES: dict[str, type] = {}
@@ -129,6 +132,8 @@ def run_train(args) -> int:
         raise UserError("--num-seeds must be >= 1")
     if args.checkpoint_every < 1:
         raise UserError("--checkpoint-every must be >= 1")
+    if args.env_runners < 0:
+        raise UserError("--env-runners must be >= 0 (0 = step the envs in this process)")
     if args.resume is not None:
         run = RunDir.open_for_resume(args.resume, algo, require_checkpoint=False)  # the driver starts it afresh
         if run.require("num_seeds", int) < 1 or run.require("updates_per_chunk", int) < 1:
@@ -138,13 +143,19 @@ def run_train(args) -> int:
         config = config_from_dict(module.Config, run.config_dict, run.path / "config.json")
         env_id, seed, num_seeds = run.env_id, run.require("seed", int), run.require("num_seeds", int)
         chunk = run.require("updates_per_chunk", int)
+        env_runners = run.record.get("env_runners", 0) if args.env_runners == 0 else args.env_runners
     else:
+        env_runners = args.env_runners
         config, env_id, seed, num_seeds = args.config, args.env, args.seed, args.num_seeds
         chunk = updates_per_chunk(args.chunk_updates, config.num_updates)
-    env = make(env_id)
+    env = local_env = make(env_id)  # the evaluation steps its episodes here, without runners
+    if env_runners:  # remote Gymnasium env runners (scale/remote_envs.py); Ray imported only here
+        from seuseuro.scale.remote_envs import RemoteGymnasiumEnv
+
+        env = RemoteGymnasiumEnv.wrap(env, env_runners)
     trainer = module.make_train(config, env, num_seeds=num_seeds, updates_per_chunk=chunk)
     if args.resume is None:
-        extra = {"seed": seed, "num_seeds": num_seeds, "updates_per_chunk": chunk}
+        extra = {"seed": seed, "num_seeds": num_seeds, "updates_per_chunk": chunk, "env_runners": env_runners}
         run = RunDir.create(algo, env_id, config, root=args.runs_root, path=args.run_dir, extra=extra)
     console.print(f"[bold]run directory[/bold] {run.path}")
     bare = env_id.split(":")[-1]
@@ -171,7 +182,7 @@ def run_train(args) -> int:
     console.print(f"trained {result.updates_done * trainer.steps_per_update:,} steps x {num_seeds} seed(s) in "
                   f"{result.seconds:.1f} s ({result.steps_per_second:,.0f} steps/s after compile); curve: {plot_path}")  # fmt: skip
     if args.eval_episodes > 0:
-        loaded = (config, env, trainer, result.state)
+        loaded = (config, local_env, trainer, result.state)
         summary = evaluate_run(run, episodes=args.eval_episodes, deterministic=True, loaded=loaded)
         print_eval_table(summary, run)
     return 0

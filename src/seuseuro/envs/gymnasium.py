@@ -14,6 +14,11 @@ from typing import Any
 
 from seuseuro.errors import UserError
 
+INVALID_INFO_KEY = "seuseuro_invalid"
+"""A vector env's ``info`` key for a (num_envs,) bool mask of copies whose episode was cut this step by
+something outside the environment (a lost remote runner, ``scale/remote_envs.py``): the collector
+reports no return for them and, in a masked rollout, skips the step."""
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class GymnasiumEnv:
