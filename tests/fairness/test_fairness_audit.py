@@ -54,8 +54,9 @@ def test_audit_run_dir_without_the_needed_info(tmp_path, capsys):
 def test_train_ppo_lagrangian_then_audit_the_run_dir(tmp_path):
     run_dir = tmp_path / "plag"
     argv = ["train", "ppo-lagrangian", "--total-steps", "512", "--num-envs", "4", "--num-steps", "32"]
-    argv += ["--num-epochs", "1", "--audit-steps", "0", "--run-dir", str(run_dir), "--no-progress", "--no-tensorboard"]
-    assert main(argv) == 0
+    # --chunk-updates 2: the resume test's chunk program, compiled once for both (issue 9)
+    argv += ["--num-epochs", "1", "--chunk-updates", "2", "--audit-steps", "0", "--run-dir", str(run_dir)]
+    assert main([*argv, "--no-progress", "--no-tensorboard"]) == 0
     assert (run_dir / "checkpoints" / "latest.npz").exists()
     assert main(["audit", str(run_dir), "--steps", "200", "--seeds", "2"]) == 0
     audit = json.loads((run_dir / "audit" / "audit.json").read_text())

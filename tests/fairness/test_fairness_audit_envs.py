@@ -104,6 +104,8 @@ def test_train_then_audit_a_run_on_each_env(env_id, env_name, tmp_path, capsys):
         str(run_dir),
         "--no-progress",
         "--no-tensorboard",
+        "--eval-episodes",  # the audit is what is tested: no evaluation program to compile (issue 9)
+        "0",
     ]
     assert main(argv) == 0
     assert main(["audit", str(run_dir), "--steps", "100", "--seeds", "2", "--max-gap", "1.0"]) == 0

@@ -147,6 +147,7 @@ def check_killed_trial_restarts_from_its_checkpoint(tmp_path):
         np.testing.assert_array_equal(a[k], b[k])
 
 
+@pytest.mark.slow  # ~2.5 min of one worker: scheduled first (conftest.py) so it never ends the suite alone
 def test_ray_features(tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
