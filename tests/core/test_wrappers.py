@@ -1,6 +1,5 @@
 """Auto-reset keeps terminated and truncated apart; statistics and normalizers live in the state."""
 
-import gymnax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,6 +12,11 @@ from seuseuro.core.wrappers import (
     NormalizeReward,
     find_wrapper_state,
 )
+from seuseuro.envs import import_gymnax
+
+# Not `import gymnax`: its plotting dependencies (seaborn, pyplot, pandas) cost every xdist worker ~4 s of
+# test collection (issue 9).
+gymnax = import_gymnax()
 
 
 def _cartpole(max_steps):

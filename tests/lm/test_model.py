@@ -8,8 +8,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch  # the test extra installs both: a missing install must fail, not skip (issue 9)
-import transformers
 
 from seuseuro.errors import UserError
 from seuseuro.lm.hf import load_hf_model
@@ -25,6 +23,11 @@ def _full_float32_matmuls():
 
 
 def _save_tiny_hf(tmp_path, arch: str, tie: bool):
+    # Imported here: PyTorch + transformers cost ~4 s of every xdist worker's collection (issue 9). The test
+    # extra installs both: a missing install fails these tests, it never skips them.
+    import torch
+    import transformers
+
     torch.manual_seed(0)
     common = dict(
         vocab_size=61, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
@@ -45,6 +48,8 @@ def _save_tiny_hf(tmp_path, arch: str, tie: bool):
 
 @pytest.mark.parametrize("arch,tie", [("qwen2", True), ("qwen2", False), ("llama", False)])
 def test_logits_match_hugging_face(tmp_path, arch, tie):
+    import torch
+
     hf = _save_tiny_hf(tmp_path, arch, tie)
     ours = load_hf_model(tmp_path)
     ids = np.random.default_rng(0).integers(0, 61, size=(2, 17))
