@@ -61,6 +61,10 @@ def test_unreported_cost_and_bad_config_are_user_errors():
         pl.Config(cost_limit=-1.0)
 
 
+def _sampled_action(p, obs, key):  # sampled, as trained; one function for every policy: one compiled rollout
+    return ppo.sample_action(p, obs, key)[0]
+
+
 def _measured_gap(policy_tree, params, seeds=4, steps=2000):
     from seuseuro.fairness import metrics as fm
     from seuseuro.fairness.agents import policy_from_act
@@ -68,8 +72,7 @@ def _measured_gap(policy_tree, params, seeds=4, steps=2000):
 
     gaps = []
     for s in range(jax.tree.leaves(policy_tree)[0].shape[0]):
-        act = lambda p, obs, key: ppo.sample_action(p, obs, key)[0]  # noqa: E731  (sampled, as trained)
-        policy = policy_from_act(act, jax.tree.map(lambda x, s=s: x[s], policy_tree))
+        policy = policy_from_act(_sampled_action, jax.tree.map(lambda x, s=s: x[s], policy_tree))
         trace = simulate_lending(policy, params, num_steps=steps, num_seeds=seeds, seed=100 + s)
         gaps += [fm.equal_opportunity_difference(trace.log(i)) for i in range(seeds)]
     return float(np.mean(gaps))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
+import equinox as eqx
 import jax
 import numpy as np
 
@@ -46,7 +46,12 @@ class LendingTrace:
         return DecisionLog(self.group[seed], self.lent[seed], self.repaid[seed], self.reward[seed])
 
 
-@partial(jax.jit, static_argnames=("policy", "num_steps", "env"))
+_DEFAULT_LENDING_ENV = LendingEnv()  # stateless (gymnax protocol); shared so `_simulate` compiles once per shape
+
+
+# eqx.filter_jit: a policy's arrays (a trained network's parameters, ``agents.ActPolicy``) are traced, everything
+# else (baseline functions, the env, num_steps) is static: one compilation serves every policy of one shape.
+@eqx.filter_jit
 def _simulate(policy: LendingPolicy, env: LendingEnv, params: LendingParams, keys: jax.Array, num_steps: int):
     def one_seed(key):
         reset_key, key = jax.random.split(key)
@@ -89,7 +94,7 @@ def simulate_lending(
     env: LendingEnv | None = None,
 ) -> LendingTrace:
     """Run ``policy`` for ``num_steps`` on ``num_seeds`` independent populations (compiled, vmapped)."""
-    env = LendingEnv() if env is None else env
+    env = _DEFAULT_LENDING_ENV if env is None else env  # one instance: the compiled program is keyed on it
     keys = jax.random.split(jax.random.PRNGKey(seed), num_seeds)
     out = jax.tree.map(np.asarray, _simulate(policy, env, params, keys, num_steps))
     with_start = lambda name: np.concatenate([out[f"{name}_0"][:, None], out[name]], axis=1)
@@ -111,7 +116,7 @@ def simulate_lending(
 Policy = Callable[[jax.Array, jax.Array, Any, Any], jax.Array]
 
 
-@partial(jax.jit, static_argnames=("policy", "env", "num_steps", "state_record"))
+@eqx.filter_jit  # as `_simulate`: a policy's arrays traced, the rest static
 def _simulate_env(policy: Policy, env: Any, params: Any, keys: jax.Array, num_steps: int, state_record):
     def one_seed(key):
         reset_key, key = jax.random.split(key)
