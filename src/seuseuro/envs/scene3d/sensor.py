@@ -207,32 +207,48 @@ def _objects(scene: Scene) -> _Objects:
     )
 
 
-def _intersect_object(rel: jax.Array, directions: jax.Array, inv_dz: jax.Array, obj: _Objects) -> jax.Array:
-    """Distances (N,) from N rays to ONE object (inf on a miss), one interval test per ray.
+# Every object is a convex set {|z| <= hz} ∩ (box slabs or a quadric's inside): a ray meets it on an
+# interval [t_near, t_far] (the intersection of the slabs' and the quadric's intervals, as in Kay &
+# Kajiya's slab method), and the surface nearest at t >= 0 is t_near, or t_far from inside. That is one
+# formula per ray-object pair, where the previous caster evaluated 2-4 candidate roots per primitive
+# with a validity test each. Both functions below take ONE object's constants (scalars), the ray
+# origin relative to its centre as rows ``rel`` (3,) when every ray shares it (a camera, a lidar: each
+# origin-only term is then one scalar) or (3, N), directions as rows (3, N) (contiguous x, y and z:
+# an (N, 3) array's columns are strided loads that XLA:CPU does not vectorize as well) and 1 / dz (N,).
 
-    A ray meets a convex object on an interval [t_near, t_far] (the intersection of the intervals of
-    the z slab and of the box's x, y slabs or the quadric's inside, as in Kay & Kajiya's slab method);
-    the surface nearest at t >= 0 is t_near, or t_far from inside. That is one formula per pair, where
-    the previous caster evaluated 2-4 candidate roots per primitive with a validity test each.
-    ``obj`` holds one object's constants (scalars); ``rel`` is the ray origin minus the object's
-    centre, (3,) when all rays share one origin (a camera, a lidar: every origin-only term is then
-    one scalar) or (N, 3); ``inv_dz`` (N,) is 1 / dz, shared by every object.
-    """
-    rx, ry, rz = rel[..., 0], rel[..., 1], rel[..., 2]
-    dx, dy, dz = directions[:, 0], directions[:, 1], directions[:, 2]
-    # z slab, centre +- half-width form: 2 multiplies and 2 adds per pair
-    z_mid, z_half = -rz * inv_dz, obj.half_z * jnp.abs(inv_dz)
-    z_near, z_far = z_mid - z_half, z_mid + z_half
-    # box: x, y slabs in the object's frame
+
+def _slab_interval(rel_z: jax.Array, inv_dz: jax.Array, half_z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The z slab |z| <= half_z in centre +- half-width form: 2 multiplies and 2 adds per pair."""
+    mid, half = -rel_z * inv_dz, half_z * jnp.abs(inv_dz)
+    return mid - half, mid + half
+
+
+def _nearest_in_interval(near: jax.Array, far: jax.Array, ok: jax.Array) -> jax.Array:
+    """t_near, or t_far from inside; inf on a miss."""
+    return jnp.where(ok & (near <= far) & (far >= 0.0), jnp.where(near >= 0.0, near, far), jnp.inf)
+
+
+def _ray_box_object(rel: jax.Array, directions: jax.Array, inv_dz: jax.Array, obj: _Objects) -> jax.Array:
+    """Distances (N,) to one box turned by its heading: x, y slabs in its frame, and the z slab."""
+    rx, ry, rz = rel[0], rel[1], rel[2]
+    dx, dy = directions[0], directions[1]
     local_x, local_y = obj.cos * rx + obj.sin * ry, obj.cos * ry - obj.sin * rx
     local_dx, local_dy = _off_zero(obj.cos * dx + obj.sin * dy), _off_zero(obj.cos * dy - obj.sin * dx)
     inv_xy = 1.0 / (local_dx * local_dy)  # one division for both slabs
     inv_x, inv_y = local_dy * inv_xy, local_dx * inv_xy
     x_mid, x_half = -local_x * inv_x, obj.half_x * jnp.abs(inv_x)
     y_mid, y_half = -local_y * inv_y, obj.half_y * jnp.abs(inv_y)
-    box_near = jnp.maximum(x_mid - x_half, y_mid - y_half)
-    box_far = jnp.minimum(x_mid + x_half, y_mid + y_half)
-    # round: roots of a t^2 + 2 b t + c (stable form, see _quadratic_roots); a is kept off zero so that a
+    z_near, z_far = _slab_interval(rz, inv_dz, obj.half_z)
+    near = jnp.maximum(jnp.maximum(x_mid - x_half, y_mid - y_half), z_near)
+    far = jnp.minimum(jnp.minimum(x_mid + x_half, y_mid + y_half), z_far)
+    return _nearest_in_interval(near, far, obj.present)
+
+
+def _ray_round_object(rel: jax.Array, directions: jax.Array, inv_dz: jax.Array, obj: _Objects) -> jax.Array:
+    """Distances (N,) to one sphere, cylinder or cone: the quadric's inside, clipped by the z slab."""
+    rx, ry, rz = rel[0], rel[1], rel[2]
+    dx, dy, dz = directions[0], directions[1], directions[2]
+    # roots of a t^2 + 2 b t + c (stable form, see _quadratic_roots); a is kept off zero so that a
     # ray parallel to a cylinder's axis or a cone's side gets a +-huge root (the linear case), not nan
     a = _off_zero(dx * dx + dy * dy + obj.alpha * (dz * dz))
     alpha_z = obj.alpha * (rz - obj.apex)  # centred on a cone's apex: float32 loses ~2x less than expanded
@@ -253,50 +269,72 @@ def _intersect_object(rel: jax.Array, directions: jax.Array, inv_dz: jax.Array, 
     steep = a < 0
     round_near = jnp.where(steep, jnp.where(up, -jnp.inf, hi), lo)
     round_far = jnp.where(steep, jnp.where(up, lo, jnp.inf), hi)
-    near = jnp.maximum(z_near, jnp.where(obj.is_box, box_near, round_near))
-    far = jnp.minimum(z_far, jnp.where(obj.is_box, box_far, round_far))
-    ok = obj.present & (near <= far) & (far >= 0.0) & (obj.is_box | (disc >= 0.0))
-    return jnp.where(ok, jnp.where(near >= 0.0, near, far), jnp.inf)
+    z_near, z_far = _slab_interval(rz, inv_dz, obj.half_z)
+    return _nearest_in_interval(
+        jnp.maximum(z_near, round_near), jnp.minimum(z_far, round_far), obj.present & (disc >= 0)
+    )
+
+
+def _as_rows(origins: jax.Array, directions: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Origins (3,) or rows (3, N), direction rows (3, N) and 1 / dz (N,) from (N, 3) inputs."""
+    rows = directions.T
+    return (origins if origins.ndim == 1 else origins.T), rows, 1.0 / _off_zero(rows[2])
+
+
+def _relative(origins: jax.Array, centre: jax.Array) -> jax.Array:
+    return origins - (centre if origins.ndim == 1 else centre[:, None])
 
 
 def ray_objects(origins: jax.Array, directions: jax.Array, scene: Scene) -> jax.Array:
     """Distances (N, K) along N unit rays (directions (N, 3); origins (N, 3) or one shared (3,)) to
-    each of one scene's K objects: the nearest surface point at t >= 0, inf on a miss or a masked slot."""
-    inv_dz = 1.0 / _off_zero(directions[:, 2])
-    one = lambda obj: _intersect_object(origins - obj.centre, directions, inv_dz, obj)  # noqa: E731
+    each of one scene's K objects: the nearest surface point at t >= 0, inf on a miss or a masked slot.
+
+    Both formulas for every pair (a table for tests and analysis); :func:`cast_rays` does not use it.
+    """
+    origins, rows, inv_dz = _as_rows(origins, directions)
+
+    def one(obj: _Objects) -> jax.Array:
+        rel = _relative(origins, obj.centre)
+        box, round_ = _ray_box_object(rel, rows, inv_dz, obj), _ray_round_object(rel, rows, inv_dz, obj)
+        return jnp.where(obj.is_box, box, round_)
+
     return jax.vmap(one, out_axes=-1)(_objects(scene))
 
 
-def _nearest_object(origins: jax.Array, directions: jax.Array, scene: Scene) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Per ray (N,): distance to the nearest object (inf if none), its slot and its shape class.
+def _nearest_object(origins: jax.Array, directions: jax.Array, scene: Scene) -> tuple[jax.Array, jax.Array]:
+    """Per ray (N,): distance to the nearest object (inf if none) and its slot (the lowest on a tie).
 
-    A ``lax.scan`` over the K objects with a running minimum, not the (N, K) table of
-    :func:`ray_objects` and an argmin: XLA:CPU split the table's formulas into ~11 fusions over (N, K)
-    arrays (recomputing cos / sin per pair despite an optimization barrier) and ran the argmin as a
-    slow variadic reduce; the scan's body works on (N,) rows with the object's constants as scalars
-    (one scan step per object, the per-object work done once before the loop), measured 1.7x faster
-    at 1 room and ~3-5x at 64 rooms (BENCHMARKS.md, "Ray casting"). The shape class rides along in
-    the carry so no gather is needed afterwards.
+    Per-shape passes: the present objects are sorted boxes first, then one loop runs the box formula
+    over the boxes only and a second the quadric over the round shapes only, with a running minimum.
+    So no ray evaluates a formula it discards and masked slots cost nothing, with the scene's layout
+    (K slots holding any mix of shapes) unchanged. Trip counts are data: under ``vmap`` JAX runs each
+    loop to the batch's largest count (a finished room's carry is kept by a select), so one room
+    tests its ~3-8 objects once each, and a large batch ~max(boxes) + max(round shapes) ~ K + 2.
+    Measured against one pass computing every formula for the whole (N, K) table and an argmin (which
+    XLA:CPU split into ~11 fusions over (N, K) arrays and ran as a slow variadic reduce): BENCHMARKS.md,
+    "Ray casting".
     """
     obj = _objects(scene)
-    inv_dz = 1.0 / _off_zero(directions[:, 2])
-    n = directions.shape[0]
+    origins, rows, inv_dz = _as_rows(origins, directions)
+    kind = jnp.where(obj.present, jnp.where(obj.is_box, 0, 1), 2)  # box, round, empty slot
+    order = jnp.argsort(kind, stable=True).astype(jnp.int32)
+    num_boxes, num_objects = jnp.sum(kind == 0), jnp.sum(kind <= 1)
 
-    def step(carry, xs):
-        best_t, best_slot, best_label = carry
-        one, slot, label = xs
-        t = _intersect_object(origins - one.centre, directions, inv_dz, one)
-        nearer = t < best_t  # strict: the lower slot wins a tie, as an argmin would
-        return (
-            jnp.where(nearer, t, best_t),
-            jnp.where(nearer, slot, best_slot),
-            jnp.where(nearer, label, best_label),
-        ), None
+    def sweep(intersect):
+        def step(i, carry):
+            best_t, best_slot = carry
+            slot = order[i]
+            one = jax.tree.map(lambda x: x[slot], obj)
+            t = intersect(_relative(origins, one.centre), rows, inv_dz, one)
+            nearer = (t < best_t) | ((t == best_t) & (slot < best_slot))
+            return jnp.where(nearer, t, best_t), jnp.where(nearer, slot, best_slot)
 
-    init = (jnp.full((n,), jnp.inf), jnp.zeros((n,), jnp.int32), jnp.zeros((n,), jnp.int32))
-    slots = jnp.arange(scene.max_objects, dtype=jnp.int32)
-    (t, slot, label), _ = jax.lax.scan(step, init, (obj, slots, scene.shape.astype(jnp.int32)))
-    return t, slot, label
+        return step
+
+    n = rows.shape[1]
+    carry = (jnp.full((n,), jnp.inf), jnp.zeros((n,), jnp.int32))
+    carry = jax.lax.fori_loop(0, num_boxes, sweep(_ray_box_object), carry)
+    return jax.lax.fori_loop(num_boxes, num_objects, sweep(_ray_round_object), carry)
 
 
 def _ray_room_batch(origins: jax.Array, directions: jax.Array, half_extent: jax.Array, wall_height: jax.Array):
@@ -319,12 +357,12 @@ def cast_rays(origins: jax.Array, directions: jax.Array, scene: Scene, max_range
     flat_d = directions.reshape(-1, 3)
     flat_d = flat_d / jnp.linalg.norm(flat_d, axis=-1, keepdims=True)
     flat_o = origins if origins.ndim == 1 else jnp.broadcast_to(origins, directions.shape).reshape(-1, 3)
-    t_object, nearest, object_label = _nearest_object(flat_o, flat_d, scene)  # (N,) each
+    t_object, nearest = _nearest_object(flat_o, flat_d, scene)  # (N,) each
     t_room, room_label = _ray_room_batch(flat_o, flat_d, scene.half_extent, scene.wall_height)
     object_first = t_object < t_room
     t = jnp.minimum(t_object, t_room)
     hit = t <= max_range
-    label = jnp.where(object_first, object_label, room_label)
+    label = jnp.where(object_first, scene.shape[nearest], room_label)
     flat = RayHits(
         distance=jnp.where(hit, t, max_range).astype(jnp.float32),
         hit=hit,
