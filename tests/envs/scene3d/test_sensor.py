@@ -366,3 +366,36 @@ def test_agrees_with_the_previous_caster_on_random_scenes(shared_origin):
         assert differ.mean() < 0.005
         compared += len(dirs)
     assert compared == 9000
+
+
+def test_per_shape_passes_do_not_depend_on_slot_order():
+    """The caster sorts a room's objects into box and round passes and skips empty slots: shuffling
+    the slots (empty ones first, shapes interleaved) must move only the object ids, and every answer
+    must be the nearest entry of the every-formula table ``ray_objects`` (lowest slot on a tie)."""
+    from seuseuro.envs.scene3d.sensor import ray_objects
+
+    config = SceneConfig(max_objects=8, min_objects=5)  # all four shapes, some empty slots
+    scene = generate_scene(jax.random.key(11), config)
+    assert 0 < int(jnp.sum(scene.mask)) < 8 and len(set(np.asarray(scene.shape)[np.asarray(scene.mask)])) >= 2
+    rng = np.random.default_rng(4)
+    origin = np.array([0.1, -0.2, 0.7])
+    present = np.asarray(scene.position)[np.asarray(scene.mask)]
+    dirs = rng.normal(size=(1500, 3))  # 500 anywhere, 1000 aimed near an object's centre
+    dirs[500:] = present[rng.integers(0, len(present), 1000)] + rng.uniform(-0.4, 0.4, (1000, 3)) - origin
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    origin = jnp.array(origin, jnp.float32)
+    d = jnp.array(dirs, jnp.float32)
+    base = cast_rays(origin, d, scene, max_range=20.0)
+    table = np.asarray(ray_objects(origin, d, scene))
+    on_object = np.asarray(base.object_id) >= 0
+    assert on_object.mean() > 0.25
+    np.testing.assert_array_equal(np.asarray(base.object_id)[on_object], np.argmin(table, axis=1)[on_object])
+    np.testing.assert_allclose(np.asarray(base.distance)[on_object], table.min(axis=1)[on_object], atol=1e-4)
+    empty_first = np.argsort(np.asarray(scene.mask), kind="stable")
+    for perm in [empty_first, rng.permutation(8)]:
+        shuffled = jax.tree.map(lambda x, p=perm: x[p] if x.ndim else x, scene)
+        ours = cast_rays(origin, d, shuffled, max_range=20.0)
+        np.testing.assert_allclose(np.asarray(ours.distance), np.asarray(base.distance), atol=1e-6)
+        np.testing.assert_array_equal(np.asarray(ours.label), np.asarray(base.label))
+        moved = np.where(on_object, perm[np.maximum(np.asarray(ours.object_id), 0)], -1)
+        np.testing.assert_array_equal(moved, np.asarray(base.object_id))
