@@ -301,40 +301,101 @@ def ray_objects(origins: jax.Array, directions: jax.Array, scene: Scene) -> jax.
     return jax.vmap(one, out_axes=-1)(_objects(scene))
 
 
+_CHUNK_RAYS = 65536
+"""Rays per chunk of rooms in :func:`_nearest_in_rooms`: (rooms, rays) float32 rows of 256 KB, which
+stay in a core's L2 cache; 1024 rooms of 1024 rays in one piece (4 MB rows) ran ~1.5x slower."""
+
+
+def _sweep(origins, rows, inv_dz, obj: _Objects, order, count, intersect, carry):
+    """Test each room's ``count`` objects listed first in ``order`` (C, K) with ``intersect``, keeping
+    the nearest: one loop step per object, all C rooms at once; a room with fewer objects than the
+    chunk's largest count masks its surplus steps (``present`` False)."""
+
+    def step(i, carry):
+        best_t, best_slot = carry
+        slot = order[:, i]
+        one = jax.tree.map(lambda x: jnp.take_along_axis(x, slot.reshape((-1,) + (1,) * (x.ndim - 1)), 1)[:, 0], obj)
+        one = one._replace(present=one.present & (i < count))
+        test = lambda o, r, iz, ob: intersect(_relative(o, ob.centre), r, iz, ob)  # noqa: E731
+        t = jax.vmap(test)(origins, rows, inv_dz, one)
+        nearer = (t < best_t) | ((t == best_t) & (slot[:, None] < best_slot))  # the lowest slot wins a tie
+        return jnp.where(nearer, t, best_t), jnp.where(nearer, slot[:, None], best_slot)
+
+    return jax.lax.fori_loop(0, jnp.max(count), step, carry)
+
+
+def _nearest_in_rooms(origins: jax.Array, directions: jax.Array, scene: Scene) -> tuple[jax.Array, jax.Array]:
+    """:func:`_nearest_object` for C rooms at once (leading axis C on every argument): (C, N) each.
+
+    Per-shape passes: each room's present objects are listed boxes first, then one loop runs the box
+    formula over the boxes only and a second the quadric over the round shapes only, with a running
+    minimum. So no ray evaluates a formula it discards and empty slots cost nothing, with the scene's
+    layout (K slots holding any mix of shapes) unchanged; the trip counts are the chunk's largest
+    numbers of boxes and of round shapes (one room: its ~3-8 objects once each).
+    """
+    obj = jax.vmap(_objects)(scene)
+    origins = origins if origins.ndim == 2 else jnp.swapaxes(origins, 1, 2)  # shared (C, 3) or rows (C, 3, N)
+    rows = jnp.swapaxes(directions, 1, 2)
+    inv_dz = 1.0 / _off_zero(rows[:, 2])
+    boxes, rounds = obj.present & obj.is_box, obj.present & ~obj.is_box
+    carry = (jnp.full(rows[:, 0].shape, jnp.inf), jnp.zeros(rows[:, 0].shape, jnp.int32))
+    for members, intersect in [(boxes, _ray_box_object), (rounds, _ray_round_object)]:
+        order = jnp.argsort(~members, axis=1, stable=True).astype(jnp.int32)
+        carry = _sweep(origins, rows, inv_dz, obj, order, jnp.sum(members, axis=1), intersect, carry)
+    return carry
+
+
+def _broadcast_unbatched(axis_size: int, in_batched, args):
+    return [
+        jax.tree.map(lambda x, batched: x if batched else jnp.broadcast_to(x, (axis_size, *x.shape)), arg, flags)
+        for arg, flags in zip(args, in_batched, strict=True)
+    ]
+
+
+@jax.custom_batching.custom_vmap
+def _nearest_in_batch(origins: jax.Array, directions: jax.Array, scene: Scene) -> tuple[jax.Array, jax.Array]:
+    """:func:`_nearest_in_rooms` over any number B of rooms, in chunks of ~_CHUNK_RAYS rays."""
+    b, n = directions.shape[:2]
+    chunk = max(1, _CHUNK_RAYS // n)
+    if b <= chunk:
+        return _nearest_in_rooms(origins, directions, scene)
+    pad = -b % chunk  # the last room repeated, results dropped
+
+    def split(x):
+        return jnp.concatenate([x, jnp.repeat(x[-1:], pad, 0)]).reshape((-1, chunk, *x.shape[1:]))
+
+    t, slot = jax.lax.map(lambda a: _nearest_in_rooms(*a), jax.tree.map(split, (origins, directions, scene)))
+    return t.reshape(-1, n)[:b], slot.reshape(-1, n)[:b]
+
+
+@_nearest_in_batch.def_vmap
+def _nearest_in_batch_vmap(axis_size: int, in_batched, *args):
+    """A vmap over a batch of rooms folds into the batch: (A, B, ...) -> (A * B, ...)."""
+    args = _broadcast_unbatched(axis_size, in_batched, args)
+    inner = args[1].shape[1]
+    t, slot = _nearest_in_batch(*jax.tree.map(lambda x: x.reshape((axis_size * inner, *x.shape[2:])), args))
+    return (t.reshape(axis_size, inner, -1), slot.reshape(axis_size, inner, -1)), (True, True)
+
+
+@jax.custom_batching.custom_vmap
 def _nearest_object(origins: jax.Array, directions: jax.Array, scene: Scene) -> tuple[jax.Array, jax.Array]:
     """Per ray (N,): distance to the nearest object (inf if none) and its slot (the lowest on a tie).
 
-    Per-shape passes: the present objects are sorted boxes first, then one loop runs the box formula
-    over the boxes only and a second the quadric over the round shapes only, with a running minimum.
-    So no ray evaluates a formula it discards and masked slots cost nothing, with the scene's layout
-    (K slots holding any mix of shapes) unchanged. Trip counts are data: under ``vmap`` JAX runs each
-    loop to the batch's largest count (a finished room's carry is kept by a select), so one room
-    tests its ~3-8 objects once each, and a large batch ~max(boxes) + max(round shapes) ~ K + 2.
-    Measured against one pass computing every formula for the whole (N, K) table and an argmin (which
-    XLA:CPU split into ~11 fusions over (N, K) arrays and ran as a slow variadic reduce): BENCHMARKS.md,
-    "Ray casting".
+    ``custom_vmap`` so that a vmap over rooms (and vmaps nested in it) reaches
+    :func:`_nearest_in_batch` as ONE explicit batch: the loops' trip counts are then plain numbers (the
+    largest per chunk), not per-room ones that JAX would batch into a while loop selecting every
+    room's carry at every step, and a large batch is cut into cache-sized chunks. Measured against one
+    pass computing every formula for the whole (N, K) table and an argmin (which XLA:CPU split into
+    ~11 fusions over (N, K) arrays and ran as a slow variadic reduce): BENCHMARKS.md, "Ray casting".
+    No reverse-mode derivative (nothing differentiates through the sensor).
     """
-    obj = _objects(scene)
-    origins, rows, inv_dz = _as_rows(origins, directions)
-    kind = jnp.where(obj.present, jnp.where(obj.is_box, 0, 1), 2)  # box, round, empty slot
-    order = jnp.argsort(kind, stable=True).astype(jnp.int32)
-    num_boxes, num_objects = jnp.sum(kind == 0), jnp.sum(kind <= 1)
+    t, slot = _nearest_in_batch(origins[None], directions[None], jax.tree.map(lambda x: x[None], scene))
+    return t[0], slot[0]
 
-    def sweep(intersect):
-        def step(i, carry):
-            best_t, best_slot = carry
-            slot = order[i]
-            one = jax.tree.map(lambda x: x[slot], obj)
-            t = intersect(_relative(origins, one.centre), rows, inv_dz, one)
-            nearer = (t < best_t) | ((t == best_t) & (slot < best_slot))
-            return jnp.where(nearer, t, best_t), jnp.where(nearer, slot, best_slot)
 
-        return step
-
-    n = rows.shape[1]
-    carry = (jnp.full((n,), jnp.inf), jnp.zeros((n,), jnp.int32))
-    carry = jax.lax.fori_loop(0, num_boxes, sweep(_ray_box_object), carry)
-    return jax.lax.fori_loop(num_boxes, num_objects, sweep(_ray_round_object), carry)
+@_nearest_object.def_vmap
+def _nearest_object_vmap(axis_size: int, in_batched, *args):
+    return _nearest_in_batch(*_broadcast_unbatched(axis_size, in_batched, args)), (True, True)
 
 
 def _ray_room_batch(origins: jax.Array, directions: jax.Array, half_extent: jax.Array, wall_height: jax.Array):
