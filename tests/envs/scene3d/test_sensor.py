@@ -399,3 +399,24 @@ def test_per_shape_passes_do_not_depend_on_slot_order():
         np.testing.assert_array_equal(np.asarray(ours.label), np.asarray(base.label))
         moved = np.where(on_object, perm[np.maximum(np.asarray(ours.object_id), 0)], -1)
         np.testing.assert_array_equal(moved, np.asarray(base.object_id))
+
+
+def test_nested_vmaps_and_chunks_of_rooms_match_single_calls(monkeypatch):
+    """vmaps over rooms fold into one batch cut into chunks (here of 2 rooms: 3 rooms x 3 eyes = 9
+    cast calls, the last chunk padded); every ray must match the unbatched call."""
+    import seuseuro.envs.scene3d.sensor as sensor
+
+    monkeypatch.setattr(sensor, "_CHUNK_RAYS", 32)  # 16 rays a call -> chunks of 2
+    config = SceneConfig()  # the rooms of test_vmaps_over_a_batch_of_scenes: compiled once
+    scenes = jax.vmap(lambda k: generate_scene(k, config))(jax.random.split(jax.random.key(0), 3))
+    eyes = jnp.array([[0.0, 0.0, 0.3], [1.0, -1.0, 1.0], [-2.0, 0.5, 0.6]])
+    dirs = jnp.array(np.random.default_rng(6).normal(size=(16, 3)), jnp.float32)
+    both = jax.jit(jax.vmap(jax.vmap(lambda s, e: cast_rays(e, dirs, s), in_axes=(None, 0)), in_axes=(0, None)))
+    hits = both(scenes, eyes)
+    assert hits.distance.shape == (3, 3, 16)
+    assert np.asarray(hits.object_id >= 0).any()
+    for b in range(3):
+        for e in range(3):
+            one = cast_rays(eyes[e], dirs, jax.tree.map(lambda x, b=b: x[b], scenes))
+            np.testing.assert_allclose(np.asarray(hits.distance[b, e]), np.asarray(one.distance), atol=1e-5)
+            np.testing.assert_array_equal(np.asarray(hits.object_id[b, e]), np.asarray(one.object_id))
