@@ -420,3 +420,27 @@ def test_nested_vmaps_and_chunks_of_rooms_match_single_calls(monkeypatch):
             one = cast_rays(eyes[e], dirs, jax.tree.map(lambda x, b=b: x[b], scenes))
             np.testing.assert_allclose(np.asarray(hits.distance[b, e]), np.asarray(one.distance), atol=1e-5)
             np.testing.assert_array_equal(np.asarray(hits.object_id[b, e]), np.asarray(one.object_id))
+
+
+def test_culling_a_camera_bundle_keeps_every_object_it_sees():
+    """Rays sharing an origin skip objects outside their bundle's cone (sensor._in_view): a narrow
+    camera turned around the room must cull some objects and never one that a pixel sees first."""
+    from seuseuro.envs.scene3d.sensor import _in_view, _objects, camera_directions, ray_objects, rotate, sensor_to_world
+
+    scene = generate_scene(jax.random.key(11), SceneConfig(max_objects=8, min_objects=5))
+    eye = jnp.array([0.1, -0.2, 0.7], jnp.float32)  # the room, eye and ray count of the test above
+    camera = CameraConfig(width=50, height=30, fov_y=50.0)
+    objects = jax.tree.map(lambda x: x[None], _objects(scene))
+    culled = seen = 0
+    for yaw in (0.0, np.pi):
+        d = rotate(camera_directions(camera), sensor_to_world(jnp.asarray(yaw), jnp.asarray(-0.2))).reshape(-1, 3)
+        keep = np.asarray(_in_view(eye[None], d.T[None], objects))[0]
+        culled += int(np.sum(~keep & np.asarray(scene.mask)))
+        hits = cast_rays(eye, d, scene, max_range=20.0)
+        table = np.asarray(ray_objects(eye, d, scene))
+        # a culled object that a ray meets first would leave the cast farther than the table's nearest
+        assert np.all(np.asarray(hits.distance) <= table.min(axis=1) + 1e-4)
+        on_object = np.asarray(hits.object_id) >= 0
+        np.testing.assert_array_equal(np.asarray(hits.object_id)[on_object], table.argmin(axis=1)[on_object])
+        seen += int(on_object.sum())
+    assert culled >= 2 and seen > 100, (culled, seen)

@@ -12,10 +12,12 @@ distance ``t >= 0``; a ray that starts inside an object hits that object's surfa
 Rays that hit nothing within ``max_range`` (through the open ceiling, or beyond the range) report
 ``max_range`` with ``hit = False``.
 
-What it simplifies: no noise model, no lens distortion, no reflectance; every object is tested
-for every ray (``K`` objects cost ``K`` interval tests a ray; fine for the ~10 objects of a room). No
-culling: vectorized code evaluates every lane anyway, so a bounding-sphere reject (MuJoCo's) saves
-nothing unless rays are compacted per object, which costs gathers (BENCHMARKS.md, "3D scenes").
+What it simplifies: no noise model, no lens distortion, no reflectance. Every ray is tested against
+every object of its room, once, with its shape's formula only (boxes in one pass, round shapes in a
+second; empty slots skipped): ``K`` objects cost ``K`` interval tests a ray, fine for the ~10 objects
+of a room. No bounding-volume culling: vectorized code evaluates every lane anyway, so a
+bounding-sphere reject (MuJoCo's) saves nothing unless rays are compacted per object, which costs
+gathers (BENCHMARKS.md, "Ray casting").
 """
 
 from __future__ import annotations
@@ -324,20 +326,44 @@ def _sweep(origins, rows, inv_dz, obj: _Objects, order, count, intersect, carry)
     return jax.lax.fori_loop(0, jnp.max(count), step, carry)
 
 
+def _in_view(origins: jax.Array, rows: jax.Array, obj: _Objects) -> jax.Array:
+    """(C, K): whether any of a room's rays, all from one origin (C, 3), may reach each object.
+
+    Bounding-volume culling at the level of a room's whole ray bundle: the rays lie in a cone (their
+    mean direction, opened to the widest ray), each object in the sphere around its bounding box; an
+    object whose sphere lies outside the cone is dropped from the loops (a depth camera's objects
+    behind or beside it), so the loops are shorter, where a per-ray reject would save nothing in
+    vectorized code (every lane computes anyway). A bundle wider than a hemisphere (a lidar) culls
+    nothing. The test is conservative (a 2e-3 rad margin over float32's arccos error).
+    """
+    axis = jnp.sum(rows, axis=2)  # (C, 3)
+    axis = axis / jnp.maximum(jnp.linalg.norm(axis, axis=1, keepdims=True), 1e-30)
+    cos_spread = jnp.min(jnp.sum(rows * axis[:, :, None], axis=1), axis=1)  # (C,) the widest ray
+    to_centre = obj.centre - origins[:, None]  # (C, K, 3)
+    distance = jnp.linalg.norm(to_centre, axis=2)
+    radius = jnp.sqrt(obj.half_x**2 + obj.half_y**2 + obj.half_z**2)
+    cos_to = jnp.sum(to_centre * axis[:, None], axis=2) / jnp.maximum(distance, 1e-30)
+    angle = jnp.arccos(jnp.clip(cos_to, -1.0, 1.0))
+    reach = jnp.arccos(jnp.clip(cos_spread, -1.0, 1.0))[:, None] + jnp.arcsin(jnp.clip(radius / distance, 0.0, 1.0))
+    return (distance <= radius) | (angle <= reach + 2e-3) | (cos_spread <= 0.0)[:, None]
+
+
 def _nearest_in_rooms(origins: jax.Array, directions: jax.Array, scene: Scene) -> tuple[jax.Array, jax.Array]:
     """:func:`_nearest_object` for C rooms at once (leading axis C on every argument): (C, N) each.
 
     Per-shape passes: each room's present objects are listed boxes first, then one loop runs the box
     formula over the boxes only and a second the quadric over the round shapes only, with a running
-    minimum. So no ray evaluates a formula it discards and empty slots cost nothing, with the scene's
-    layout (K slots holding any mix of shapes) unchanged; the trip counts are the chunk's largest
-    numbers of boxes and of round shapes (one room: its ~3-8 objects once each).
+    minimum. So no ray evaluates a formula it discards and empty slots (and, for rays sharing an
+    origin, objects outside the bundle: :func:`_in_view`) cost nothing, with the scene's layout (K
+    slots holding any mix of shapes) unchanged; the trip counts are the chunk's largest numbers of
+    boxes and of round shapes (one room: its ~3-8 objects once each).
     """
     obj = jax.vmap(_objects)(scene)
     origins = origins if origins.ndim == 2 else jnp.swapaxes(origins, 1, 2)  # shared (C, 3) or rows (C, 3, N)
     rows = jnp.swapaxes(directions, 1, 2)
     inv_dz = 1.0 / _off_zero(rows[:, 2])
-    boxes, rounds = obj.present & obj.is_box, obj.present & ~obj.is_box
+    present = obj.present & _in_view(origins, rows, obj) if origins.ndim == 2 else obj.present
+    boxes, rounds = present & obj.is_box, present & ~obj.is_box
     carry = (jnp.full(rows[:, 0].shape, jnp.inf), jnp.zeros(rows[:, 0].shape, jnp.int32))
     for members, intersect in [(boxes, _ray_box_object), (rounds, _ray_round_object)]:
         order = jnp.argsort(~members, axis=1, stable=True).astype(jnp.int32)
