@@ -311,13 +311,20 @@ stay in a core's L2 cache; 1024 rooms of 1024 rays in one piece (4 MB rows) ran 
 def _sweep(origins, rows, inv_dz, obj: _Objects, order, count, intersect, carry):
     """Test each room's ``count`` objects listed first in ``order`` (C, K) with ``intersect``, keeping
     the nearest: one loop step per object, all C rooms at once; a room with fewer objects than the
-    chunk's largest count masks its surplus steps (``present`` False)."""
+    chunk's largest count masks its surplus steps (``present`` False).
+
+    The objects' constants are packed into one (C, K, 12) table in loop order before the loop, so a
+    step reads its object with one slice (a gather per constant and step cost ~20% at one room).
+    """
+    columns = [obj.centre, *(x[..., None] for x in obj[1:-2]), order.astype(jnp.float32)[..., None]]
+    table = jnp.take_along_axis(jnp.concatenate(columns[:-1], axis=-1), order[..., None], axis=1)
+    table = jnp.concatenate([table, columns[-1]], axis=-1)  # (C, K, 12); the last column: the slot
 
     def step(i, carry):
         best_t, best_slot = carry
-        slot = order[:, i]
-        one = jax.tree.map(lambda x: jnp.take_along_axis(x, slot.reshape((-1,) + (1,) * (x.ndim - 1)), 1)[:, 0], obj)
-        one = one._replace(present=one.present & (i < count))
+        row = jax.lax.dynamic_index_in_dim(table, i, axis=1, keepdims=False)  # (C, 12)
+        one = _Objects(row[:, :3], *(row[:, j] for j in range(3, 11)), is_box=None, present=i < count)
+        slot = row[:, 11].astype(jnp.int32)
         test = lambda o, r, iz, ob: intersect(_relative(o, ob.centre), r, iz, ob)  # noqa: E731
         t = jax.vmap(test)(origins, rows, inv_dz, one)
         nearer = (t < best_t) | ((t == best_t) & (slot[:, None] < best_slot))  # the lowest slot wins a tie
