@@ -389,7 +389,8 @@ def _broadcast_unbatched(axis_size: int, in_batched, args):
 def _nearest_in_batch(origins: jax.Array, directions: jax.Array, scene: Scene) -> tuple[jax.Array, jax.Array]:
     """:func:`_nearest_in_rooms` over any number B of rooms, in chunks of ~_CHUNK_RAYS rays."""
     b, n = directions.shape[:2]
-    chunk = max(1, _CHUNK_RAYS // n)
+    # chunks are for a CPU's caches; a GPU wants every ray at once (its lanes would idle on a chunk)
+    chunk = max(1, _CHUNK_RAYS // n) if jax.default_backend() == "cpu" else b
     if b <= chunk:
         return _nearest_in_rooms(origins, directions, scene)
     pad = -b % chunk  # the last room repeated, results dropped
