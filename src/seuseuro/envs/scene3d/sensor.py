@@ -155,13 +155,19 @@ def ray_room(
 
     Returns (t, label) with label FLOOR_LABEL or WALL_LABEL; t = inf when the ray leaves over the walls.
     """
-    t_floor = jnp.where(direction[2] < 0, -origin[2] / _safe(direction[2]), jnp.inf)
-    floor_xy = origin[:2] + t_floor * direction[:2]
-    floor_ok = jnp.all(jnp.abs(floor_xy) <= half_extent + 1e-6) & (t_floor >= 0)
-    wall_planes = jnp.where(direction[:2] >= 0, half_extent, -half_extent)
-    t_walls = jnp.where(jnp.abs(direction[:2]) > _EPS, (wall_planes - origin[:2]) / _safe(direction[:2]), jnp.inf)
-    t_wall = jnp.min(t_walls)
-    z_wall = origin[2] + t_wall * direction[2]
+    # elementwise in x, y, z (no stack, all or min over axes), so that origin (3, ...) and direction
+    # (3, N) rows cast N rays as one fused loop (:func:`_ray_room_batch`)
+    (ox, oy, oz), (dx, dy, dz) = origin, direction
+    t_floor = jnp.where(dz < 0, -oz / _safe(dz), jnp.inf)
+    floor_ok = (jnp.abs(ox + t_floor * dx) <= half_extent + 1e-6) & (jnp.abs(oy + t_floor * dy) <= half_extent + 1e-6)
+    floor_ok = floor_ok & (t_floor >= 0)
+
+    def wall(o, d):
+        plane = jnp.where(d >= 0, half_extent, -half_extent)
+        return jnp.where(jnp.abs(d) > _EPS, (plane - o) / _safe(d), jnp.inf)
+
+    t_wall = jnp.minimum(wall(ox, dx), wall(oy, dy))
+    z_wall = oz + t_wall * dz
     wall_ok = (z_wall >= 0.0) & (z_wall <= wall_height) & (t_wall >= 0)
     t_floor = jnp.where(floor_ok, t_floor, jnp.inf)
     t_wall = jnp.where(wall_ok, t_wall, jnp.inf)
@@ -434,9 +440,7 @@ def _nearest_object_vmap(axis_size: int, in_batched, *args):
 
 def _ray_room_batch(origins: jax.Array, directions: jax.Array, half_extent: jax.Array, wall_height: jax.Array):
     """:func:`ray_room` for N rays at once, (N,) distances and labels."""
-    return jax.vmap(ray_room, in_axes=(0 if origins.ndim == 2 else None, 0, None, None))(
-        origins, directions, half_extent, wall_height
-    )
+    return ray_room(origins.T if origins.ndim == 2 else origins, directions.T, half_extent, wall_height)
 
 
 @functools.partial(jax.jit, static_argnames=("max_range",))
