@@ -366,3 +366,81 @@ def test_agrees_with_the_previous_caster_on_random_scenes(shared_origin):
         assert differ.mean() < 0.005
         compared += len(dirs)
     assert compared == 9000
+
+
+def test_per_shape_passes_do_not_depend_on_slot_order():
+    """The caster sorts a room's objects into box and round passes and skips empty slots: shuffling
+    the slots (empty ones first, shapes interleaved) must move only the object ids, and every answer
+    must be the nearest entry of the every-formula table ``ray_objects`` (lowest slot on a tie)."""
+    from seuseuro.envs.scene3d.sensor import ray_objects
+
+    config = SceneConfig(max_objects=8, min_objects=5)  # all four shapes, some empty slots
+    scene = generate_scene(jax.random.key(11), config)
+    assert 0 < int(jnp.sum(scene.mask)) < 8 and len(set(np.asarray(scene.shape)[np.asarray(scene.mask)])) >= 2
+    rng = np.random.default_rng(4)
+    origin = np.array([0.1, -0.2, 0.7])
+    present = np.asarray(scene.position)[np.asarray(scene.mask)]
+    dirs = rng.normal(size=(1500, 3))  # 500 anywhere, 1000 aimed near an object's centre
+    dirs[500:] = present[rng.integers(0, len(present), 1000)] + rng.uniform(-0.4, 0.4, (1000, 3)) - origin
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    origin = jnp.array(origin, jnp.float32)
+    d = jnp.array(dirs, jnp.float32)
+    base = cast_rays(origin, d, scene, max_range=20.0)
+    table = np.asarray(ray_objects(origin, d, scene))
+    on_object = np.asarray(base.object_id) >= 0
+    assert on_object.mean() > 0.25
+    np.testing.assert_array_equal(np.asarray(base.object_id)[on_object], np.argmin(table, axis=1)[on_object])
+    np.testing.assert_allclose(np.asarray(base.distance)[on_object], table.min(axis=1)[on_object], atol=1e-4)
+    empty_first = np.argsort(np.asarray(scene.mask), kind="stable")
+    for perm in [empty_first, rng.permutation(8)]:
+        shuffled = jax.tree.map(lambda x, p=perm: x[p] if x.ndim else x, scene)
+        ours = cast_rays(origin, d, shuffled, max_range=20.0)
+        np.testing.assert_allclose(np.asarray(ours.distance), np.asarray(base.distance), atol=1e-6)
+        np.testing.assert_array_equal(np.asarray(ours.label), np.asarray(base.label))
+        moved = np.where(on_object, perm[np.maximum(np.asarray(ours.object_id), 0)], -1)
+        np.testing.assert_array_equal(moved, np.asarray(base.object_id))
+
+
+def test_nested_vmaps_and_chunks_of_rooms_match_single_calls(monkeypatch):
+    """vmaps over rooms fold into one batch cut into chunks (here of 2 rooms: 3 rooms x 3 eyes = 9
+    cast calls, the last chunk padded); every ray must match the unbatched call."""
+    import seuseuro.envs.scene3d.sensor as sensor
+
+    monkeypatch.setattr(sensor, "_CHUNK_RAYS", 32)  # 16 rays a call -> chunks of 2
+    config = SceneConfig()  # the rooms of test_vmaps_over_a_batch_of_scenes: compiled once
+    scenes = jax.vmap(lambda k: generate_scene(k, config))(jax.random.split(jax.random.key(0), 3))
+    eyes = jnp.array([[0.0, 0.0, 0.3], [1.0, -1.0, 1.0], [-2.0, 0.5, 0.6]])
+    dirs = jnp.array(np.random.default_rng(6).normal(size=(16, 3)), jnp.float32)
+    both = jax.jit(jax.vmap(jax.vmap(lambda s, e: cast_rays(e, dirs, s), in_axes=(None, 0)), in_axes=(0, None)))
+    hits = both(scenes, eyes)
+    assert hits.distance.shape == (3, 3, 16)
+    assert np.asarray(hits.object_id >= 0).any()
+    for b in range(3):
+        for e in range(3):
+            one = cast_rays(eyes[e], dirs, jax.tree.map(lambda x, b=b: x[b], scenes))
+            np.testing.assert_allclose(np.asarray(hits.distance[b, e]), np.asarray(one.distance), atol=1e-5)
+            np.testing.assert_array_equal(np.asarray(hits.object_id[b, e]), np.asarray(one.object_id))
+
+
+def test_culling_a_camera_bundle_keeps_every_object_it_sees():
+    """Rays sharing an origin skip objects outside their bundle's cone (sensor._in_view): a narrow
+    camera turned around the room must cull some objects and never one that a pixel sees first."""
+    from seuseuro.envs.scene3d.sensor import _in_view, _objects, camera_directions, ray_objects, rotate, sensor_to_world
+
+    scene = generate_scene(jax.random.key(11), SceneConfig(max_objects=8, min_objects=5))
+    eye = jnp.array([0.1, -0.2, 0.7], jnp.float32)  # the room, eye and ray count of the test above
+    camera = CameraConfig(width=50, height=30, fov_y=50.0)
+    objects = jax.tree.map(lambda x: x[None], _objects(scene))
+    culled = seen = 0
+    for yaw in (0.0, np.pi):
+        d = rotate(camera_directions(camera), sensor_to_world(jnp.asarray(yaw), jnp.asarray(-0.2))).reshape(-1, 3)
+        keep = np.asarray(_in_view(eye[None], d.T[None], objects))[0]
+        culled += int(np.sum(~keep & np.asarray(scene.mask)))
+        hits = cast_rays(eye, d, scene, max_range=20.0)
+        table = np.asarray(ray_objects(eye, d, scene))
+        # a culled object that a ray meets first would leave the cast farther than the table's nearest
+        assert np.all(np.asarray(hits.distance) <= table.min(axis=1) + 1e-4)
+        on_object = np.asarray(hits.object_id) >= 0
+        np.testing.assert_array_equal(np.asarray(hits.object_id)[on_object], table.argmin(axis=1)[on_object])
+        seen += int(on_object.sum())
+    assert culled >= 2 and seen > 100, (culled, seen)

@@ -12,10 +12,12 @@ distance ``t >= 0``; a ray that starts inside an object hits that object's surfa
 Rays that hit nothing within ``max_range`` (through the open ceiling, or beyond the range) report
 ``max_range`` with ``hit = False``.
 
-What it simplifies: no noise model, no lens distortion, no reflectance; every object is tested
-for every ray (``K`` objects cost ``K`` interval tests a ray; fine for the ~10 objects of a room). No
-culling: vectorized code evaluates every lane anyway, so a bounding-sphere reject (MuJoCo's) saves
-nothing unless rays are compacted per object, which costs gathers (BENCHMARKS.md, "3D scenes").
+What it simplifies: no noise model, no lens distortion, no reflectance. Every ray is tested against
+every object of its room, once, with its shape's formula only (boxes in one pass, round shapes in a
+second; empty slots skipped): ``K`` objects cost ``K`` interval tests a ray, fine for the ~10 objects
+of a room. No bounding-volume culling: vectorized code evaluates every lane anyway, so a
+bounding-sphere reject (MuJoCo's) saves nothing unless rays are compacted per object, which costs
+gathers (BENCHMARKS.md, "Ray casting").
 """
 
 from __future__ import annotations
@@ -153,13 +155,19 @@ def ray_room(
 
     Returns (t, label) with label FLOOR_LABEL or WALL_LABEL; t = inf when the ray leaves over the walls.
     """
-    t_floor = jnp.where(direction[2] < 0, -origin[2] / _safe(direction[2]), jnp.inf)
-    floor_xy = origin[:2] + t_floor * direction[:2]
-    floor_ok = jnp.all(jnp.abs(floor_xy) <= half_extent + 1e-6) & (t_floor >= 0)
-    wall_planes = jnp.where(direction[:2] >= 0, half_extent, -half_extent)
-    t_walls = jnp.where(jnp.abs(direction[:2]) > _EPS, (wall_planes - origin[:2]) / _safe(direction[:2]), jnp.inf)
-    t_wall = jnp.min(t_walls)
-    z_wall = origin[2] + t_wall * direction[2]
+    # elementwise in x, y, z (no stack, all or min over axes), so that origin (3, ...) and direction
+    # (3, N) rows cast N rays as one fused loop (:func:`_ray_room_batch`)
+    (ox, oy, oz), (dx, dy, dz) = origin, direction
+    t_floor = jnp.where(dz < 0, -oz / _safe(dz), jnp.inf)
+    floor_ok = (jnp.abs(ox + t_floor * dx) <= half_extent + 1e-6) & (jnp.abs(oy + t_floor * dy) <= half_extent + 1e-6)
+    floor_ok = floor_ok & (t_floor >= 0)
+
+    def wall(o, d):
+        plane = jnp.where(d >= 0, half_extent, -half_extent)
+        return jnp.where(jnp.abs(d) > _EPS, (plane - o) / _safe(d), jnp.inf)
+
+    t_wall = jnp.minimum(wall(ox, dx), wall(oy, dy))
+    z_wall = oz + t_wall * dz
     wall_ok = (z_wall >= 0.0) & (z_wall <= wall_height) & (t_wall >= 0)
     t_floor = jnp.where(floor_ok, t_floor, jnp.inf)
     t_wall = jnp.where(wall_ok, t_wall, jnp.inf)
@@ -207,38 +215,53 @@ def _objects(scene: Scene) -> _Objects:
     )
 
 
-def _intersect_objects(origins: jax.Array, directions: jax.Array, obj: _Objects) -> jax.Array:
-    """Distances (N, K) from N rays to the K objects (inf on a miss), one interval test per pair.
+# Every object is a convex set {|z| <= hz} ∩ (box slabs or a quadric's inside): a ray meets it on an
+# interval [t_near, t_far] (the intersection of the slabs' and the quadric's intervals, as in Kay &
+# Kajiya's slab method), and the surface nearest at t >= 0 is t_near, or t_far from inside. That is one
+# formula per ray-object pair, where the previous caster evaluated 2-4 candidate roots per primitive
+# with a validity test each. Both functions below take ONE object's constants (scalars), the ray
+# origin relative to its centre as rows ``rel`` (3,) when every ray shares it (a camera, a lidar: each
+# origin-only term is then one scalar) or (3, N), directions as rows (3, N) (contiguous x, y and z:
+# an (N, 3) array's columns are strided loads that XLA:CPU does not vectorize as well) and 1 / dz (N,).
 
-    A ray meets a convex object on an interval [t_near, t_far] (the intersection of the intervals of
-    the z slab and of the box's x, y slabs or the quadric's inside, as in Kay & Kajiya's slab method);
-    the surface nearest at t >= 0 is t_near, or t_far from inside. That is one formula per pair, where
-    the previous caster evaluated 2-4 candidate roots per primitive with a validity test each.
-    ``origins`` is (3,) when all rays share one (a camera, a lidar): every origin-only term then is
-    (K,), computed once per object instead of once per ray.
-    """
-    rel = origins[..., None, :] - obj.centre  # (K, 3) or (N, K, 3)
-    rx, ry, rz = rel[..., 0], rel[..., 1], rel[..., 2]
-    dx, dy, dz = (directions[:, i, None] for i in range(3))  # (N, 1) each
-    inv_dz = 1.0 / _off_zero(dz)
-    # z slab, centre +- half-width form: 2 multiplies and 2 adds per pair
-    z_mid, z_half = -rz * inv_dz, obj.half_z * jnp.abs(inv_dz)
-    z_near, z_far = z_mid - z_half, z_mid + z_half
-    # box: x, y slabs in the object's frame
+
+def _slab_interval(rel_z: jax.Array, inv_dz: jax.Array, half_z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The z slab |z| <= half_z in centre +- half-width form: 2 multiplies and 2 adds per pair."""
+    mid, half = -rel_z * inv_dz, half_z * jnp.abs(inv_dz)
+    return mid - half, mid + half
+
+
+def _nearest_in_interval(near: jax.Array, far: jax.Array, ok: jax.Array) -> jax.Array:
+    """t_near, or t_far from inside; inf on a miss."""
+    return jnp.where(ok & (near <= far) & (far >= 0.0), jnp.where(near >= 0.0, near, far), jnp.inf)
+
+
+def _ray_box_object(rel: jax.Array, directions: jax.Array, inv_dz: jax.Array, obj: _Objects) -> jax.Array:
+    """Distances (N,) to one box turned by its heading: x, y slabs in its frame, and the z slab."""
+    rx, ry, rz = rel[0], rel[1], rel[2]
+    dx, dy = directions[0], directions[1]
     local_x, local_y = obj.cos * rx + obj.sin * ry, obj.cos * ry - obj.sin * rx
     local_dx, local_dy = _off_zero(obj.cos * dx + obj.sin * dy), _off_zero(obj.cos * dy - obj.sin * dx)
     inv_xy = 1.0 / (local_dx * local_dy)  # one division for both slabs
     inv_x, inv_y = local_dy * inv_xy, local_dx * inv_xy
     x_mid, x_half = -local_x * inv_x, obj.half_x * jnp.abs(inv_x)
     y_mid, y_half = -local_y * inv_y, obj.half_y * jnp.abs(inv_y)
-    box_near = jnp.maximum(x_mid - x_half, y_mid - y_half)
-    box_far = jnp.minimum(x_mid + x_half, y_mid + y_half)
-    # round: roots of a t^2 + 2 b t + c (stable form, see _quadratic_roots); a is kept off zero so that a
+    z_near, z_far = _slab_interval(rz, inv_dz, obj.half_z)
+    near = jnp.maximum(jnp.maximum(x_mid - x_half, y_mid - y_half), z_near)
+    far = jnp.minimum(jnp.minimum(x_mid + x_half, y_mid + y_half), z_far)
+    return _nearest_in_interval(near, far, obj.present)
+
+
+def _ray_round_object(rel: jax.Array, directions: jax.Array, inv_dz: jax.Array, obj: _Objects) -> jax.Array:
+    """Distances (N,) to one sphere, cylinder or cone: the quadric's inside, clipped by the z slab."""
+    rx, ry, rz = rel[0], rel[1], rel[2]
+    dx, dy, dz = directions[0], directions[1], directions[2]
+    # roots of a t^2 + 2 b t + c (stable form, see _quadratic_roots); a is kept off zero so that a
     # ray parallel to a cylinder's axis or a cone's side gets a +-huge root (the linear case), not nan
     a = _off_zero(dx * dx + dy * dy + obj.alpha * (dz * dz))
     alpha_z = obj.alpha * (rz - obj.apex)  # centred on a cone's apex: float32 loses ~2x less than expanded
     half_b = rx * dx + ry * dy + alpha_z * dz
-    c = rx * rx + ry * ry + alpha_z * (rz - obj.apex) + obj.gamma  # origin only: (K,) if shared
+    c = rx * rx + ry * ry + alpha_z * (rz - obj.apex) + obj.gamma  # origin only: a scalar if shared
     disc = half_b * half_b - a * c
     sqrt_disc = jnp.sqrt(jnp.maximum(disc, 0.0))
     q = -(half_b + jnp.where(half_b >= 0, sqrt_disc, -sqrt_disc))
@@ -254,24 +277,170 @@ def _intersect_objects(origins: jax.Array, directions: jax.Array, obj: _Objects)
     steep = a < 0
     round_near = jnp.where(steep, jnp.where(up, -jnp.inf, hi), lo)
     round_far = jnp.where(steep, jnp.where(up, lo, jnp.inf), hi)
-    near = jnp.maximum(z_near, jnp.where(obj.is_box, box_near, round_near))
-    far = jnp.minimum(z_far, jnp.where(obj.is_box, box_far, round_far))
-    ok = obj.present & (near <= far) & (far >= 0.0) & (obj.is_box | (disc >= 0.0))
-    return jnp.where(ok, jnp.where(near >= 0.0, near, far), jnp.inf)
+    z_near, z_far = _slab_interval(rz, inv_dz, obj.half_z)
+    return _nearest_in_interval(
+        jnp.maximum(z_near, round_near), jnp.minimum(z_far, round_far), obj.present & (disc >= 0)
+    )
+
+
+def _as_rows(origins: jax.Array, directions: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Origins (3,) or rows (3, N), direction rows (3, N) and 1 / dz (N,) from (N, 3) inputs."""
+    rows = directions.T
+    return (origins if origins.ndim == 1 else origins.T), rows, 1.0 / _off_zero(rows[2])
+
+
+def _relative(origins: jax.Array, centre: jax.Array) -> jax.Array:
+    return origins - (centre if origins.ndim == 1 else centre[:, None])
 
 
 def ray_objects(origins: jax.Array, directions: jax.Array, scene: Scene) -> jax.Array:
     """Distances (N, K) along N unit rays (directions (N, 3); origins (N, 3) or one shared (3,)) to
-    each of one scene's K objects: the nearest surface point at t >= 0, inf on a miss or a masked slot."""
-    # the barrier keeps XLA from fusing (and so recomputing) the per-object cos / sin into every pair
-    return _intersect_objects(origins, directions, jax.lax.optimization_barrier(_objects(scene)))
+    each of one scene's K objects: the nearest surface point at t >= 0, inf on a miss or a masked slot.
+
+    Both formulas for every pair (a table for tests and analysis); :func:`cast_rays` does not use it.
+    """
+    origins, rows, inv_dz = _as_rows(origins, directions)
+
+    def one(obj: _Objects) -> jax.Array:
+        rel = _relative(origins, obj.centre)
+        box, round_ = _ray_box_object(rel, rows, inv_dz, obj), _ray_round_object(rel, rows, inv_dz, obj)
+        return jnp.where(obj.is_box, box, round_)
+
+    return jax.vmap(one, out_axes=-1)(_objects(scene))
+
+
+_CHUNK_RAYS = 65536
+"""Rays per chunk of rooms in :func:`_nearest_in_rooms`: (rooms, rays) float32 rows of 256 KB, which
+stay in a core's L2 cache; 1024 rooms of 1024 rays in one piece (4 MB rows) ran ~1.5x slower."""
+
+
+def _sweep(origins, rows, inv_dz, obj: _Objects, order, count, intersect, carry):
+    """Test each room's ``count`` objects listed first in ``order`` (C, K) with ``intersect``, keeping
+    the nearest: one loop step per object, all C rooms at once; a room with fewer objects than the
+    chunk's largest count masks its surplus steps (``present`` False).
+
+    The objects' constants are packed into one (C, K, 12) table in loop order before the loop, so a
+    step reads its object with one slice (a gather per constant and step cost ~20% at one room).
+    """
+    columns = [obj.centre, *(x[..., None] for x in obj[1:-2]), order.astype(jnp.float32)[..., None]]
+    table = jnp.take_along_axis(jnp.concatenate(columns[:-1], axis=-1), order[..., None], axis=1)
+    table = jnp.concatenate([table, columns[-1]], axis=-1)  # (C, K, 12); the last column: the slot
+
+    def step(i, carry):
+        best_t, best_slot = carry
+        row = jax.lax.dynamic_index_in_dim(table, i, axis=1, keepdims=False)  # (C, 12)
+        one = _Objects(row[:, :3], *(row[:, j] for j in range(3, 11)), is_box=None, present=i < count)
+        slot = row[:, 11].astype(jnp.int32)
+        test = lambda o, r, iz, ob: intersect(_relative(o, ob.centre), r, iz, ob)  # noqa: E731
+        t = jax.vmap(test)(origins, rows, inv_dz, one)
+        nearer = (t < best_t) | ((t == best_t) & (slot[:, None] < best_slot))  # the lowest slot wins a tie
+        return jnp.where(nearer, t, best_t), jnp.where(nearer, slot[:, None], best_slot)
+
+    return jax.lax.fori_loop(0, jnp.max(count), step, carry)
+
+
+def _in_view(origins: jax.Array, rows: jax.Array, obj: _Objects) -> jax.Array:
+    """(C, K): whether any of a room's rays, all from one origin (C, 3), may reach each object.
+
+    Bounding-volume culling at the level of a room's whole ray bundle: the rays lie in a cone (their
+    mean direction, opened to the widest ray), each object in the sphere around its bounding box; an
+    object whose sphere lies outside the cone is dropped from the loops (a depth camera's objects
+    behind or beside it), so the loops are shorter, where a per-ray reject would save nothing in
+    vectorized code (every lane computes anyway). A bundle wider than a hemisphere (a lidar) culls
+    nothing. The test is conservative (a 2e-3 rad margin over float32's arccos error).
+    """
+    axis = jnp.sum(rows, axis=2)  # (C, 3)
+    axis = axis / jnp.maximum(jnp.linalg.norm(axis, axis=1, keepdims=True), 1e-30)
+    cos_spread = jnp.min(jnp.sum(rows * axis[:, :, None], axis=1), axis=1)  # (C,) the widest ray
+    to_centre = obj.centre - origins[:, None]  # (C, K, 3)
+    distance = jnp.linalg.norm(to_centre, axis=2)
+    radius = jnp.sqrt(obj.half_x**2 + obj.half_y**2 + obj.half_z**2)
+    cos_to = jnp.sum(to_centre * axis[:, None], axis=2) / jnp.maximum(distance, 1e-30)
+    angle = jnp.arccos(jnp.clip(cos_to, -1.0, 1.0))
+    reach = jnp.arccos(jnp.clip(cos_spread, -1.0, 1.0))[:, None] + jnp.arcsin(jnp.clip(radius / distance, 0.0, 1.0))
+    return (distance <= radius) | (angle <= reach + 2e-3) | (cos_spread <= 0.0)[:, None]
+
+
+def _nearest_in_rooms(origins: jax.Array, directions: jax.Array, scene: Scene) -> tuple[jax.Array, jax.Array]:
+    """:func:`_nearest_object` for C rooms at once (leading axis C on every argument): (C, N) each.
+
+    Per-shape passes: each room's present objects are listed boxes first, then one loop runs the box
+    formula over the boxes only and a second the quadric over the round shapes only, with a running
+    minimum. So no ray evaluates a formula it discards and empty slots (and, for rays sharing an
+    origin, objects outside the bundle: :func:`_in_view`) cost nothing, with the scene's layout (K
+    slots holding any mix of shapes) unchanged; the trip counts are the chunk's largest numbers of
+    boxes and of round shapes (one room: its ~3-8 objects once each).
+    """
+    obj = jax.vmap(_objects)(scene)
+    origins = origins if origins.ndim == 2 else jnp.swapaxes(origins, 1, 2)  # shared (C, 3) or rows (C, 3, N)
+    rows = jnp.swapaxes(directions, 1, 2)
+    inv_dz = 1.0 / _off_zero(rows[:, 2])
+    present = obj.present & _in_view(origins, rows, obj) if origins.ndim == 2 else obj.present
+    boxes, rounds = present & obj.is_box, present & ~obj.is_box
+    carry = (jnp.full(rows[:, 0].shape, jnp.inf), jnp.zeros(rows[:, 0].shape, jnp.int32))
+    for members, intersect in [(boxes, _ray_box_object), (rounds, _ray_round_object)]:
+        order = jnp.argsort(~members, axis=1, stable=True).astype(jnp.int32)
+        carry = _sweep(origins, rows, inv_dz, obj, order, jnp.sum(members, axis=1), intersect, carry)
+    return carry
+
+
+def _broadcast_unbatched(axis_size: int, in_batched, args):
+    return [
+        jax.tree.map(lambda x, batched: x if batched else jnp.broadcast_to(x, (axis_size, *x.shape)), arg, flags)
+        for arg, flags in zip(args, in_batched, strict=True)
+    ]
+
+
+@jax.custom_batching.custom_vmap
+def _nearest_in_batch(origins: jax.Array, directions: jax.Array, scene: Scene) -> tuple[jax.Array, jax.Array]:
+    """:func:`_nearest_in_rooms` over any number B of rooms, in chunks of ~_CHUNK_RAYS rays."""
+    b, n = directions.shape[:2]
+    # chunks are for a CPU's caches; a GPU wants every ray at once (its lanes would idle on a chunk)
+    chunk = max(1, _CHUNK_RAYS // n) if jax.default_backend() == "cpu" else b
+    if b <= chunk:
+        return _nearest_in_rooms(origins, directions, scene)
+    pad = -b % chunk  # the last room repeated, results dropped
+
+    def split(x):
+        return jnp.concatenate([x, jnp.repeat(x[-1:], pad, 0)]).reshape((-1, chunk, *x.shape[1:]))
+
+    t, slot = jax.lax.map(lambda a: _nearest_in_rooms(*a), jax.tree.map(split, (origins, directions, scene)))
+    return t.reshape(-1, n)[:b], slot.reshape(-1, n)[:b]
+
+
+@_nearest_in_batch.def_vmap
+def _nearest_in_batch_vmap(axis_size: int, in_batched, *args):
+    """A vmap over a batch of rooms folds into the batch: (A, B, ...) -> (A * B, ...)."""
+    args = _broadcast_unbatched(axis_size, in_batched, args)
+    inner = args[1].shape[1]
+    t, slot = _nearest_in_batch(*jax.tree.map(lambda x: x.reshape((axis_size * inner, *x.shape[2:])), args))
+    return (t.reshape(axis_size, inner, -1), slot.reshape(axis_size, inner, -1)), (True, True)
+
+
+@jax.custom_batching.custom_vmap
+def _nearest_object(origins: jax.Array, directions: jax.Array, scene: Scene) -> tuple[jax.Array, jax.Array]:
+    """Per ray (N,): distance to the nearest object (inf if none) and its slot (the lowest on a tie).
+
+    ``custom_vmap`` so that a vmap over rooms (and vmaps nested in it) reaches
+    :func:`_nearest_in_batch` as ONE explicit batch: the loops' trip counts are then plain numbers (the
+    largest per chunk), not per-room ones that JAX would batch into a while loop selecting every
+    room's carry at every step, and a large batch is cut into cache-sized chunks. Measured against one
+    pass computing every formula for the whole (N, K) table and an argmin (which XLA:CPU split into
+    ~11 fusions over (N, K) arrays and ran as a slow variadic reduce): BENCHMARKS.md, "Ray casting".
+    No reverse-mode derivative (nothing differentiates through the sensor).
+    """
+    t, slot = _nearest_in_batch(origins[None], directions[None], jax.tree.map(lambda x: x[None], scene))
+    return t[0], slot[0]
+
+
+@_nearest_object.def_vmap
+def _nearest_object_vmap(axis_size: int, in_batched, *args):
+    return _nearest_in_batch(*_broadcast_unbatched(axis_size, in_batched, args)), (True, True)
 
 
 def _ray_room_batch(origins: jax.Array, directions: jax.Array, half_extent: jax.Array, wall_height: jax.Array):
     """:func:`ray_room` for N rays at once, (N,) distances and labels."""
-    return jax.vmap(ray_room, in_axes=(0 if origins.ndim == 2 else None, 0, None, None))(
-        origins, directions, half_extent, wall_height
-    )
+    return ray_room(origins.T if origins.ndim == 2 else origins, directions.T, half_extent, wall_height)
 
 
 @functools.partial(jax.jit, static_argnames=("max_range",))
@@ -287,9 +456,7 @@ def cast_rays(origins: jax.Array, directions: jax.Array, scene: Scene, max_range
     flat_d = directions.reshape(-1, 3)
     flat_d = flat_d / jnp.linalg.norm(flat_d, axis=-1, keepdims=True)
     flat_o = origins if origins.ndim == 1 else jnp.broadcast_to(origins, directions.shape).reshape(-1, 3)
-    t_objects = ray_objects(flat_o, flat_d, scene)  # (N, K)
-    nearest = jnp.argmin(t_objects, axis=-1)
-    t_object = jnp.min(t_objects, axis=-1)
+    t_object, nearest = _nearest_object(flat_o, flat_d, scene)  # (N,) each
     t_room, room_label = _ray_room_batch(flat_o, flat_d, scene.half_extent, scene.wall_height)
     object_first = t_object < t_room
     t = jnp.minimum(t_object, t_room)
