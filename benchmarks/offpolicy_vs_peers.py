@@ -398,8 +398,9 @@ def main() -> None:
     parser.add_argument("--venvs", type=Path, default=Path("/work/peer-venvs"))
     parser.add_argument("--timeout", type=float, default=1_800)
     parser.add_argument("--replot", action="store_true")
+    parser.add_argument("--out", type=Path, default=OUT / "offpolicy_vs_peers.json", help="JSON results (merged)")
     args = parser.parse_args()
-    path = OUT / "offpolicy_vs_peers.json"
+    path = args.out
     results = json.loads(path.read_text()) if path.exists() else {}
     if not args.replot:
         pythons = {lib: peer_python(args.venvs, lib) for lib in PEER_PACKAGES}
