@@ -44,7 +44,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_PEERS = REPO.parent / "shared" / "peers"
+# shared/ sits beside the repository (/work/main -> /work/shared), or two levels up from a worktree
+SHARED_PEERS = next((p / "shared" / "peers" for p in (REPO.parent, REPO.parent.parent) if (p / "shared").is_dir()),
+                    REPO.parent / "shared" / "peers")  # fmt: skip
 OUR_PEERS = REPO / "benchmarks" / "peers"
 OUT = REPO / "benchmarks" / "out"
 SOLVED = 475.0
