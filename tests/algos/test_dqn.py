@@ -98,7 +98,10 @@ def test_resume_half_way_ends_with_identical_state(tmp_path):
     state, _ = load_checkpoint(tmp_path / "c.npz", trainer.state_template())
     assert int(state.buffer.rows_added[0]) == 16  # the replay buffer came back with the checkpoint
     for _ in range(2):
+        previous = state
         state, _ = trainer.run_chunk(state, 2)
+    # the chunk reused (donated) the state's memory: no copy of the replay buffer per chunk
+    assert previous.buffer.data.obs.is_deleted()
     for x, y in zip(jax.tree.leaves(full), jax.tree.leaves(state), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 

@@ -153,6 +153,21 @@ def test_prioritized_sampling_frequencies_and_importance_weights():
     assert float(buf.priority[4, 0]) == pytest.approx(6.0)
 
 
+def test_priority_update_sets_td_error_powers_and_the_running_maximum():
+    # p_i^alpha = (|td_i| + eps)^alpha, alpha .6, eps .01: |td| .99 -> 1, 3.99 -> 4^.6 = 2.2974
+    buf = replay.init(4, step(0, [0.0]), prioritized=True, alpha=0.6, priority_eps=0.01)
+    for t in range(3):
+        buf = replay.add(buf, step(t, [0.0]))
+    buf = replay.update_priorities(buf, jnp.array([0, 2]), jnp.array([-0.99, 3.99]))
+    # row 1 keeps the priority it entered with (the maximum then, 1); row 3 is unwritten
+    np.testing.assert_allclose(np.asarray(buf.priority[:, 0]), [1.0, 1.0, 4**0.6, 0.0], rtol=1e-5)
+    assert float(buf.max_priority) == pytest.approx(4**0.6, rel=1e-5)
+    # P = [1, 1, 2.2974] / 4.2974; beta .5: w_i = (P_i / P_min)^-.5 = [1, 1, 0.6598]
+    s, _ = draw(buf, num=64, beta=0.5)
+    w = {int(i): float(x) for i, x in zip(s.index, s.weight, strict=True)}
+    assert w[2] == pytest.approx(4**-0.3, rel=1e-5) and w[0] == pytest.approx(1.0)
+
+
 def test_prioritized_alpha_flattens_and_never_samples_invalid_rows():
     # alpha .5: p^alpha = [1, 2] for |td| = [1, 4] -> P = [1/3, 2/3]; row 2 invalid with a huge priority
     buf = replay.init(3, step(0, [0.0]), prioritized=True, alpha=0.5, priority_eps=1e-9)

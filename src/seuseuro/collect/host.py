@@ -353,7 +353,13 @@ def make_host_trainer(
     reads. Each update: one host rollout for all seeds, then one jitted update vmapped over seeds.
     """
     init_compiled = eqx.filter_jit(jax.vmap(init_one))
-    update = eqx.filter_jit(jax.vmap(update_one))
+    # The state is donated (its buffers reused for the new state): an off-policy state holds its replay
+    # buffer, which XLA otherwise copies whole at every update, i.e. every few env steps. Only the
+    # state: the trajectory's buffers have no output to alias (JAX would warn at every call).
+    update_donating = eqx.filter_jit(jax.vmap(lambda traj, state: update_one(state, traj)), donate="all-except-first")
+
+    def update(state, traj):
+        return update_donating(traj, state)
 
     def template():
         keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)

@@ -77,4 +77,7 @@ def make_trainer(
         state, metrics = learn(state._replace(env_state=env_state, obs=obs, key=key), traj)
         return state, {**metrics, **episode_metrics(episodes)}
 
-    return make_chunked_trainer(config, init_one, one_update, num_seeds, updates_per_chunk, build_on_host, **sizes)
+    # donated: an off-policy state holds its replay buffer, copied whole at every chunk otherwise
+    return make_chunked_trainer(
+        config, init_one, one_update, num_seeds, updates_per_chunk, build_on_host, **sizes, donate_state=True
+    )

@@ -60,12 +60,19 @@ def make_chunked_trainer(
     *,
     num_updates: int,
     steps_per_update: int,
+    donate_state: bool = False,
 ) -> Trainer:
     """Compile ``one_update`` into vmapped chunks of ``updates_per_chunk`` updates.
 
     ``build_on_host(key)``, if given, builds part of a seed's state outside of XLA (the networks:
     see ``core.networks.orthogonal_matrix`` for why); ``init_one(key, built)`` gets it, stacked
     over seeds, and builds the rest (environment reset, optimizer state) compiled.
+
+    ``donate_state``: ``run_chunk`` reuses the state's buffers for the new state (the state passed
+    in is deleted; callers rebind it, ``state, m = run_chunk(state, n)``). Without donation XLA
+    writes the new state into fresh memory, a copy of the whole state per chunk: for an off-policy
+    replay buffer of 1M rows x 3 seeds ~180 ms per call, measured (~0.9 ms per update at 200-update
+    chunks against 3 us donated; SAC Pendulum ran ~20-40% slower with a 1M buffer than with 20k).
     """
 
     def chunk_one(state, n_active):
@@ -87,9 +94,13 @@ def make_chunked_trainer(
             return jax.lax.cond(i < n_active, run, skip, params)
 
         params, metrics = jax.lax.scan(body, params, jnp.arange(updates_per_chunk))
-        return eqx.combine(params, static), metrics
+        # n_active comes back out so that, donated, its buffer has an output to alias (else JAX
+        # warns "Some donated buffers were not usable" at every call)
+        return eqx.combine(params, static), metrics, n_active
 
-    run_chunk = eqx.filter_jit(jax.vmap(chunk_one, in_axes=(0, None)))
+    run_chunk = eqx.filter_jit(
+        jax.vmap(chunk_one, in_axes=(0, None), out_axes=(0, 0, None)), donate="all" if donate_state else "none"
+    )
     init_compiled = eqx.filter_jit(jax.vmap(init_one))
 
     def init(keys):
@@ -98,7 +109,8 @@ def make_chunked_trainer(
         return init_compiled(keys, stack_on_host([build_on_host(k) for k in keys]))
 
     def call(state, n_active: int):
-        return run_chunk(state, jnp.asarray(n_active, jnp.int32))
+        state, metrics, _ = run_chunk(state, jnp.asarray(n_active, jnp.int32))
+        return state, metrics
 
     def template():
         keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
