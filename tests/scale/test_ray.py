@@ -1,6 +1,6 @@
 """Ray features, on one machine (issue 12, item 5): remote env runners equal the local collector bit for bit,
 a killed runner is survived, a 4-trial ASHA sweep of PPO on CartPole finishes and writes its table, a killed
-trial restarts from its checkpoint and ends as an untouched twin, an interrupted sweep resumes.
+trial restarts from its checkpoint and ends as an untouched twin, runners spread over a simulated 2-node cluster.
 
 ONE test function on purpose: pytest runs with xdist (`-n auto --dist worksteal`), and Ray tests spread
 over several workers would each start a Ray instance on this 2-core machine (~5 s each, fighting over the
@@ -147,7 +147,36 @@ def check_killed_trial_restarts_from_its_checkpoint(tmp_path):
         np.testing.assert_array_equal(a[k], b[k])
 
 
-@pytest.mark.slow  # ~2.5 min of one worker: scheduled first (conftest.py) so it never ends the suite alone
+def check_runners_on_a_simulated_two_node_cluster():
+    """Two Ray nodes of one CPU each (``ray.cluster_utils.Cluster``, one machine) and two runners of one CPU
+    each: both can only run with one runner per node, and the vector env still equals the local one."""
+    from ray.cluster_utils import Cluster
+
+    from seuseuro.envs.registry import make
+    from seuseuro.scale.remote_envs import RemoteGymnasiumEnv, make_sync_vector_env
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        cluster.add_node(num_cpus=1)
+        ray.init(address=cluster.address, log_to_driver=False)
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        env = make("gymnasium:Acrobot-v1")
+        remote = RemoteGymnasiumEnv.wrap(env, 2, cpus_per_runner=1.0).make_vec(4, 0)
+        local = make_sync_vector_env("Acrobot-v1", {}, 4)
+        np.testing.assert_array_equal(remote.reset(seed=7)[0], local.reset(seed=7)[0])
+        rng = np.random.default_rng(0)
+        for _ in range(20):
+            actions = rng.integers(0, 3, 4)
+            for x, y in zip(remote.step(actions)[:4], local.step(actions)[:4], strict=True):
+                np.testing.assert_array_equal(x, y)
+        assert remote.restarts == 0 and len(set(remote.runner_pids())) == 2
+        remote.close()
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.mark.slow  # ~3 min of one worker: scheduled first (conftest.py) so it never ends the suite alone
 def test_ray_features(tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
@@ -157,3 +186,4 @@ def test_ray_features(tmp_path):
         check_killed_trial_restarts_from_its_checkpoint(tmp_path)
     finally:
         ray.shutdown()
+    check_runners_on_a_simulated_two_node_cluster()  # its own Ray instance, after the shared one is gone
