@@ -228,7 +228,7 @@ def make_learn(config: Config, action_dim: int, low: np.ndarray, high: np.ndarra
     def store_and_learn(learner: Learner, buffer, traj: Transition, key, env_steps):
         """Add a rollout (leaves ``(T, N, ...)``) to the buffer; then, once ``env_steps`` (collected so
         far, this rollout included) passes ``learning_starts``, ``gradient_steps`` critic steps."""
-        buffer, _ = jax.lax.scan(lambda b, row: (replay.add(b, row), None), buffer, traj)
+        buffer = replay.add_rollout(buffer, traj)
         metrics = {k: nan for k in metric_names}
         num_steps = jnp.where(env_steps > config.learning_starts, config.gradient_steps, 0)
         learner, metrics, _, _ = jax.lax.fori_loop(0, num_steps, gradient_step, (learner, metrics, buffer, key))

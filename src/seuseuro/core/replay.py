@@ -154,6 +154,12 @@ def add(buffer: ReplayBuffer, transition: Any) -> ReplayBuffer:
     )
 
 
+def add_rollout(buffer: ReplayBuffer, rollout: Any) -> ReplayBuffer:
+    """:func:`add` each step of ``rollout`` (leaves ``(T, num_envs, ...)``) in order."""
+    buffer, _ = jax.lax.scan(lambda b, x: (add(b, x), None), buffer, rollout)
+    return buffer
+
+
 def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int, beta: float | jax.Array = 0.4) -> ReplaySample:
     """Draw ``batch_size`` valid transitions (uniformly, or proportionally to priority^alpha).
 
