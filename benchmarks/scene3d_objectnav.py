@@ -27,15 +27,15 @@ from seuseuro.envs.scene3d.tasks import evaluate_objectnav, random_policy
 from seuseuro.perception.pointnet import pointnet_torso
 
 
-def objectnav_config(total_steps: int) -> ppo.Config:
+def objectnav_config(total_steps: int, num_envs: int = 32, num_minibatches: int = 4, lr: float = 5e-4) -> ppo.Config:
     """PPO settings for ObjectNav-Small (discrete actions, sparse success bonus, 50-step episodes)."""
     return ppo.Config(
         total_steps=total_steps,
-        num_envs=32,
+        num_envs=num_envs,
         num_steps=32,
         num_epochs=4,
-        num_minibatches=4,
-        learning_rate=5e-4,
+        num_minibatches=num_minibatches,
+        learning_rate=lr,
         gamma=0.99,
         gae_lambda=0.95,
         anneal_clip=False,
@@ -45,26 +45,30 @@ def objectnav_config(total_steps: int) -> ppo.Config:
     )
 
 
-def train_and_evaluate(env_id: str, eval_env, config: ppo.Config, seeds: list[int], episodes: int):
-    """Train one PPO per seed (one seed per compiled program) and evaluate each on new episodes."""
+def train_and_evaluate(env_id: str, eval_env, config: ppo.Config, seeds: list[int], episodes: int, vmap_seeds: bool):
+    """Train one PPO per seed and evaluate each on new episodes. ``vmap_seeds``: all seeds in one
+    compiled program (on a GPU); else one seed per program (on a CPU: see the hang note in BENCHMARKS.md)."""
     env = make(env_id)
     features = env.observation_space.shape[-1]
     results = []
     start = time.perf_counter()
-    for seed in seeds:
+    groups = [seeds] if vmap_seeds else [[seed] for seed in seeds]
+    for group in groups:
         trainer = ppo.make_train(
-            config, env, num_seeds=1, updates_per_chunk=10, torso_factory=pointnet_torso(features, widths=(32, 64))
-        )
-        state = trainer.init(jnp.stack([jax.random.key(seed)]))
+            config, env, num_seeds=len(group), updates_per_chunk=10,
+            torso_factory=pointnet_torso(features, widths=(32, 64)),
+        )  # fmt: skip
+        state = trainer.init(jnp.stack([jax.random.key(seed) for seed in group]))
         done = 0
         while done < trainer.num_updates:
             n = min(trainer.updates_per_chunk, trainer.num_updates - done)
             state, _ = trainer.run_chunk(state, n)
             done += n
-        policy = jax.tree.map(lambda x: x[0] if isinstance(x, jax.Array) else x, state.policy)
-        act = lambda obs, key, policy=policy: ppo.sample_action(policy, obs, key)[0]  # noqa: E731
-        run = jax.jit(lambda k, act=act: evaluate_objectnav(act, eval_env.env, eval_env.params, k, episodes))
-        results.append(run(jax.random.key(10_000 + seed)))
+        for i, seed in enumerate(group):
+            policy = jax.tree.map(lambda x, i=i: x[i] if isinstance(x, jax.Array) else x, state.policy)
+            act = lambda obs, key, policy=policy: ppo.sample_action(policy, obs, key)[0]  # noqa: E731
+            run = jax.jit(lambda k, act=act: evaluate_objectnav(act, eval_env.env, eval_env.params, k, episodes))
+            results.append(run(jax.random.key(10_000 + seed)))
     return results, time.perf_counter() - start
 
 
@@ -87,11 +91,19 @@ def main() -> None:
     parser.add_argument("--total-steps", type=int, default=100_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=500)
+    parser.add_argument("--num-envs", type=int, default=32, help="PPO parallel envs per seed (32 steps each)")
+    parser.add_argument("--num-minibatches", type=int, default=4)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--vmap-seeds", action="store_true", help="all seeds in one compiled program (GPU)")
+    parser.add_argument("--skip-blind", action="store_true", help="skip the blind baseline")
     args = parser.parse_args()
     eval_env = make(args.env)
     blind_id = args.env.replace("-v0", "-Blind-v0")
-    config = objectnav_config(args.total_steps)
-    print(f"{args.env}, {args.total_steps} steps per seed, seeds {args.seeds}, {args.episodes} eval episodes/seed")
+    config = objectnav_config(args.total_steps, args.num_envs, args.num_minibatches, args.learning_rate)
+    print(
+        f"{args.env}, {args.total_steps} steps per seed, {args.num_envs} envs, seeds {args.seeds}, "
+        f"{args.episodes} eval episodes/seed, on {jax.default_backend()}"
+    )
     print("| policy | success % (95% CI) | SPL (95% CI) | success % per seed | train time (s, all seeds) |")
     print("|---|---|---|---|---|")
     random_results = [
@@ -101,11 +113,14 @@ def main() -> None:
         for s in args.seeds
     ]
     print(summarize("random", random_results), flush=True)
-    results, seconds = train_and_evaluate(blind_id, make(blind_id), config, args.seeds, args.episodes)
-    print(summarize("PPO blind (goal only)", results, seconds), flush=True)
-    results, seconds = train_and_evaluate(args.env, eval_env, config, args.seeds, args.episodes)
+    results, seconds = train_and_evaluate(args.env, eval_env, config, args.seeds, args.episodes, args.vmap_seeds)
     print(summarize("PPO + PointNet (semantic lidar)", results, seconds), flush=True)
     print(f"(mean episode length of the last policy: {np.mean([float(r['length'].mean()) for r in results]):.1f})")
+    if not args.skip_blind:
+        results, seconds = train_and_evaluate(
+            blind_id, make(blind_id), config, args.seeds, args.episodes, args.vmap_seeds
+        )
+        print(summarize("PPO blind (goal only)", results, seconds), flush=True)
 
 
 if __name__ == "__main__":
