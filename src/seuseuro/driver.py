@@ -27,6 +27,7 @@ import pickle
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -157,17 +158,53 @@ def save_host_state(trainer, run: RunDir, done: int) -> None:
     atomic_write_bytes(path, data)
 
 
-def _row_metrics(metrics: dict[str, np.ndarray], u: int, num_seeds: int) -> dict[str, float]:
-    """One CSV row: the mean over seeds of every metric, plus the return of each seed."""
+# A chunk logs at most this many rows: an off-policy run makes one update per env step (DQN on
+# Breakout-MinAtar: 5M updates), and a row per update was a 5M-row metrics.csv (issue 11).
+MAX_ROWS_PER_CHUNK = 200
+EPISODES_KEY = "rollout/episodes"
+EPISODE_MEANS = ("rollout/episode_return", "rollout/episode_length")  # means over the episodes that ended
+
+
+def _row_metrics(metrics: dict[str, np.ndarray], lo: int, hi: int, num_seeds: int) -> dict[str, float]:
+    """One CSV row for updates ``lo..hi-1`` of a chunk: each metric averaged over those updates and the
+    seeds (finite values only). Episode statistics are weighted by the episodes that ended in each
+    update and ``rollout/episodes`` is summed, so a row of many updates reports the episodes it saw.
+    Also the return of each seed."""
+    counts = metrics.get(EPISODES_KEY)
+    window = None if counts is None else np.nan_to_num(counts[:, lo:hi])
+    per_seed_return = None
     row: dict[str, float] = {}
     for name, values in metrics.items():
-        col = values[:, u]
-        finite = col[np.isfinite(col)]
+        block = values[:, lo:hi]
+        if name == EPISODES_KEY:
+            row[name] = float(np.nan_to_num(block).sum(axis=1).mean())
+            continue
+        if window is not None and name in EPISODE_MEANS:
+            total = window.sum(axis=1)
+            weighted = np.where(window > 0, np.nan_to_num(block) * window, 0.0).sum(axis=1)
+            per_seed = np.where(total > 0, weighted / np.maximum(total, 1e-12), np.nan)
+        else:
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a seed with no finite value: NaN
+                per_seed = np.nanmean(block, axis=1)
+        finite = per_seed[np.isfinite(per_seed)]
         row[name] = float(finite.mean()) if finite.size else math.nan
-    if num_seeds > 1 and RETURN_KEY in metrics:
+        if name == RETURN_KEY:
+            per_seed_return = per_seed
+    if num_seeds > 1 and per_seed_return is not None:
         for s in range(num_seeds):
-            row[f"{RETURN_KEY}/seed{s}"] = float(metrics[RETURN_KEY][s, u])
+            row[f"{RETURN_KEY}/seed{s}"] = float(per_seed_return[s])
     return row
+
+
+def _row_windows(n_active: int, every_update: bool) -> list[tuple[int, int]]:
+    """The (lo, hi) update ranges of a chunk's rows: one per update up to MAX_ROWS_PER_CHUNK, else
+    that many equal windows; just the last update for trainers that log once per chunk."""
+    if not every_update:
+        return [(n_active - 1, n_active)]
+    rows = min(n_active, MAX_ROWS_PER_CHUNK)
+    edges = [round(i * n_active / rows) for i in range(rows + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
 
 
 def run_training(
@@ -237,12 +274,12 @@ def run_training(
                 finite = finite[np.isfinite(finite)]
                 chunk_return = float(finite.mean()) if finite.size else math.nan
             # Trainers that log one row per chunk (the LM trainers' --log-every) skip the other rows.
-            for u in range(0 if trainer.log_every_update else n_active - 1, n_active):
-                row = _row_metrics(metrics, u, trainer.num_seeds)
+            for lo, hi in _row_windows(n_active, trainer.log_every_update):
+                row = _row_metrics(metrics, lo, hi, trainer.num_seeds)
                 if math.isfinite(row.get(shown, math.nan)):
                     recent = row[shown]
-                step = (done + u + 1) * trainer.steps_per_update
-                if u == n_active - 1:
+                step = (done + hi) * trainer.steps_per_update
+                if hi == n_active:
                     row["time/steps_per_second"] = sps
                     row["time/elapsed"] = time.perf_counter() - start
                 logger.log(step, row)
