@@ -1,5 +1,6 @@
 """SAC: smoke (compiled Pendulum, Gymnasium Pendulum, MuJoCo), Box-only, exact resume with the replay
-buffer in the checkpoint, the CLI, and (slow) learning Pendulum within the RL-Zoo budget of 20k steps."""
+buffer in the checkpoint, the CLI, and (slow) learning Pendulum within the RL-Zoo budget of 20k steps,
+compiled and through the Gymnasium collector (issue 11, item 4)."""
 
 import dataclasses
 
@@ -113,8 +114,11 @@ MIN_RETURN = -200.0
 
 
 @pytest.mark.slow
-def test_learns_pendulum(learning_seed):
-    env = make("Pendulum-v1")
+# Compiled, and through the host collector (Gymnasium's Pendulum; seeds 0-4 reached -151, -152, -151,
+# -169, -164 there, measured on the 2-core CPU: smallest margin 31 to the bar)
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "gymnasium:Pendulum-v1"])
+def test_learns_pendulum(env_id, learning_seed):
+    env = make(env_id)
     trainer = sac.make_train(LEARN, env, num_seeds=1, updates_per_chunk=LEARN.num_updates // 4)
     state = trainer.init(jax.random.split(jax.random.PRNGKey(learning_seed), 1))
     for _ in range(4):
