@@ -39,7 +39,7 @@ from seuseuro.core.optim import clipped_adam
 from seuseuro.core.types import Transition
 from seuseuro.core.value_learning import double_q_learning, huber_loss, linear_schedule, q_learning, soft_update
 from seuseuro.envs.spaces import action_spec
-from seuseuro.errors import UserError, require_finite
+from seuseuro.errors import UserError, require_at_least_one, require_finite, require_in_unit_interval
 from seuseuro.perception.torsos import make_torso_factory
 
 # =================================================================================================
@@ -114,12 +114,10 @@ class Config:
         if self.loss not in ("mse", "huber"):
             raise UserError(f"--loss {self.loss!r}: choose mse or huber")
         positive = ("total_steps", "num_envs", "num_steps", "gradient_steps", "batch_size", "target_update_period")
-        for name in (*positive, "n_step"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
-        for name in ("gamma", "tau", "start_epsilon", "end_epsilon", "exploration_fraction", "priority_beta"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1] (got {getattr(self, name)})")
+        require_at_least_one(self, (*positive, "n_step"))
+        require_in_unit_interval(
+            self, ("gamma", "tau", "start_epsilon", "end_epsilon", "exploration_fraction", "priority_beta")
+        )
         if self.learning_rate <= 0 or self.adam_eps <= 0 or self.max_grad_norm < 0 or self.priority_alpha < 0:
             raise UserError("--learning-rate and --adam-eps must be > 0, --max-grad-norm and --priority-alpha >= 0")
         if self.buffer_size < self.num_envs * max(self.num_steps, self.n_step):

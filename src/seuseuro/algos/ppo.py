@@ -51,7 +51,7 @@ from seuseuro.core.returns import compute_gae
 from seuseuro.core.types import Transition
 from seuseuro.core.wrappers import NormalizeObsState, find_wrapper_state, wrap_for_training
 from seuseuro.envs.spaces import action_spec
-from seuseuro.errors import UserError, require_finite
+from seuseuro.errors import UserError, require_at_least_one, require_finite, require_in_unit_interval
 from seuseuro.perception.torsos import make_torso_factory
 
 # =================================================================================================
@@ -121,13 +121,8 @@ class Config:
             raise UserError(
                 f"--activation {self.activation!r} / --torso {self.torso!r}: choose tanh|relu and flatten|cnn|pointnet"
             )
-        positive = ("total_steps", "num_envs", "num_steps", "num_epochs", "num_minibatches")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
-        for name in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1] (got {getattr(self, name)})")
+        require_at_least_one(self, ("total_steps", "num_envs", "num_steps", "num_epochs", "num_minibatches"))
+        require_in_unit_interval(self, ("gamma", "gae_lambda"))
         if self.learning_rate <= 0 or self.clip_eps <= 0 or self.max_grad_norm <= 0 or self.adam_eps <= 0:
             raise UserError("--learning-rate, --clip-eps, --max-grad-norm and --adam-eps must be > 0")
         if self.vf_coef < 0 or self.ent_coef < 0:

@@ -36,7 +36,7 @@ from seuseuro.core.returns import q_lambda_returns
 from seuseuro.core.types import Transition
 from seuseuro.core.value_learning import linear_schedule
 from seuseuro.envs.spaces import action_spec
-from seuseuro.errors import UserError, require_finite
+from seuseuro.errors import UserError, require_at_least_one, require_finite, require_in_unit_interval
 from seuseuro.perception.torsos import make_torso_factory
 
 # =================================================================================================
@@ -92,12 +92,8 @@ class Config:
         require_finite(self)
         if self.activation not in ("tanh", "relu") or self.torso not in ("flatten", "cnn"):
             raise UserError(f"--activation {self.activation!r} / --torso {self.torso!r}: choose tanh|relu, flatten|cnn")
-        for name in ("total_steps", "num_envs", "num_steps", "num_epochs", "num_minibatches"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
-        for name in ("gamma", "q_lambda", "start_epsilon", "end_epsilon", "exploration_fraction"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1] (got {getattr(self, name)})")
+        require_at_least_one(self, ("total_steps", "num_envs", "num_steps", "num_epochs", "num_minibatches"))
+        require_in_unit_interval(self, ("gamma", "q_lambda", "start_epsilon", "end_epsilon", "exploration_fraction"))
         if self.learning_rate <= 0 or self.max_grad_norm <= 0 or self.reward_scale <= 0:
             raise UserError("--learning-rate, --max-grad-norm and --reward-scale must be > 0")
         if self.batch_size % self.num_minibatches:

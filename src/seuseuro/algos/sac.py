@@ -40,7 +40,7 @@ from seuseuro.core.networks import MLP, split_key
 from seuseuro.core.types import Transition
 from seuseuro.core.value_learning import clipped_double_q_target, soft_update
 from seuseuro.envs.spaces import action_spec
-from seuseuro.errors import UserError, require_finite
+from seuseuro.errors import UserError, require_actor_critic_schedule, require_at_least_one, require_finite
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # CleanRL's bounds, reached through a tanh (smooth, no dead gradient)
 
@@ -83,30 +83,12 @@ class Config:
 
     def __post_init__(self):
         require_finite(self)
-        ints = ("total_steps", "num_envs", "num_steps", "gradient_steps", "batch_size", "policy_frequency")
-        for name in ints:
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
-        if self.learning_starts < 0:
-            raise UserError(f"--learning-starts must be >= 0 (got {self.learning_starts})")
-        if self.buffer_size < self.num_envs:
-            raise UserError(f"--buffer-size {self.buffer_size} is smaller than --num-envs {self.num_envs}")
-        if not 0.0 <= self.gamma <= 1.0 or not 0.0 < self.tau <= 1.0:
-            raise UserError(f"--gamma must be in [0, 1] and --tau in (0, 1] (got {self.gamma}, {self.tau})")
+        require_at_least_one(
+            self, ("total_steps", "num_envs", "num_steps", "gradient_steps", "batch_size", "policy_frequency")
+        )
+        require_actor_critic_schedule(self)
         if min(self.actor_lr, self.critic_lr, self.alpha) <= 0:
             raise UserError("--actor-lr, --critic-lr and --alpha must be > 0")
-        if self.total_steps < self.steps_per_update:
-            raise UserError(
-                f"--total-steps {self.total_steps} is less than one round ({self.steps_per_update} = "
-                "num_envs * num_steps); raise --total-steps or lower --num-envs / --num-steps"
-            )
-        if self.learning_starts >= self.total_steps:
-            raise UserError(
-                f"--learning-starts {self.learning_starts} >= --total-steps {self.total_steps}: no gradient step "
-                "would run; lower --learning-starts"
-            )
-        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
-            raise UserError("--hidden-sizes needs at least one positive width, e.g. --hidden-sizes 256 256")
 
     @property
     def steps_per_update(self) -> int:
