@@ -58,12 +58,7 @@ def train_and_evaluate(env_id: str, eval_env, config: ppo.Config, seeds: list[in
             config, env, num_seeds=len(group), updates_per_chunk=10,
             torso_factory=pointnet_torso(features, widths=(32, 64)),
         )  # fmt: skip
-        state = trainer.init(jnp.stack([jax.random.key(seed) for seed in group]))
-        done = 0
-        while done < trainer.num_updates:
-            n = min(trainer.updates_per_chunk, trainer.num_updates - done)
-            state, _ = trainer.run_chunk(state, n)
-            done += n
+        state, _ = trainer.run_updates(trainer.init(jnp.stack([jax.random.key(s) for s in group])), trainer.num_updates)
         for i, seed in enumerate(group):
             policy = jax.tree.map(lambda x, i=i: x[i] if isinstance(x, jax.Array) else x, state.policy)
             act = lambda obs, key, policy=policy: ppo.sample_action(policy, obs, key)[0]  # noqa: E731

@@ -21,14 +21,10 @@ TINY = dqn.Config(
 
 def _train(env_id, config=TINY, seeds=1, chunk=4, updates=None):
     trainer = dqn.make_train(config, make(env_id), num_seeds=seeds, updates_per_chunk=chunk)
-    state = trainer.init(jax.random.split(jax.random.PRNGKey(0), seeds))
-    done, metrics, target = 0, [], updates or config.num_updates
-    while done < target:
-        n = min(chunk, target - done)
-        state, m = trainer.run_chunk(state, n)
-        metrics.append({k: np.asarray(v)[:, :n] for k, v in m.items()})
-        done += n
-    return trainer, state, {k: np.concatenate([m[k] for m in metrics], 1) for k in metrics[0]}
+    state, metrics = trainer.run_updates(
+        trainer.init(jax.random.split(jax.random.PRNGKey(0), seeds)), updates or config.num_updates
+    )
+    return trainer, state, metrics
 
 
 @pytest.mark.parametrize(
@@ -132,11 +128,6 @@ def test_dqn_solves_cartpole(learning_seed):
     config = dqn.Config(**FAST_CARTPOLE)
     env = make("CartPole-v1")
     trainer = dqn.make_train(config, env, updates_per_chunk=-(-config.num_updates // 10))
-    state = trainer.init(jax.random.PRNGKey(learning_seed)[None])
-    done = 0
-    while done < config.num_updates:
-        n = min(trainer.updates_per_chunk, config.num_updates - done)
-        state, _ = trainer.run_chunk(state, n)
-        done += n
+    state, _ = trainer.run_updates(trainer.init(jax.random.PRNGKey(learning_seed)[None]), config.num_updates)
     act, params = dqn.policy_for_eval(config, jax.tree.map(lambda x: x[0], state))
     assert float(evaluate(act, params, env, learning_seed + 100, 16).mean()) >= 475

@@ -21,16 +21,10 @@ TINY = td3.Config(
 
 
 def _train(env_id, config=TINY, seeds=1, chunk=2, updates=None):
-    env = make(env_id)
-    trainer = td3.make_train(config, env, num_seeds=seeds, updates_per_chunk=chunk)
-    state = trainer.init(jax.random.split(jax.random.PRNGKey(0), seeds))
-    done, metrics = 0, []
-    target = updates or config.num_updates
-    while done < target:
-        n = min(chunk, target - done)
-        state, m = trainer.run_chunk(state, n)
-        metrics.append({k: np.asarray(v)[:, :n] for k, v in m.items()})
-        done += n
+    trainer = td3.make_train(config, make(env_id), num_seeds=seeds, updates_per_chunk=chunk)
+    state, metrics = trainer.run_updates(
+        trainer.init(jax.random.split(jax.random.PRNGKey(0), seeds)), updates or config.num_updates
+    )
     return trainer, state, metrics
 
 
@@ -39,7 +33,7 @@ def _train(env_id, config=TINY, seeds=1, chunk=2, updates=None):
 def test_smoke(env_id):
     _, state, metrics = _train(env_id, TINY, seeds=2)
     assert int(state.update_step[0]) == TINY.num_updates
-    losses = np.concatenate([m["train/critic_loss"] for m in metrics], axis=1)
+    losses = metrics["train/critic_loss"]
     assert np.isnan(losses[:, 0]).all()  # 8 steps collected: not past learning_starts yet
     assert np.isfinite(losses[:, 1:]).all()  # then gradient steps every round
     assert int(state.learner.grad_step[0]) == (TINY.num_updates - 1) * TINY.gradient_steps

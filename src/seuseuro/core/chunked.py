@@ -49,6 +49,18 @@ class Trainer:
         if self.num_updates < 1 or self.steps_per_update < 1:
             raise ValueError("a Trainer needs num_updates >= 1 and steps_per_update >= 1")
 
+    def run_updates(self, state: Any, updates: int) -> tuple[Any, dict[str, np.ndarray]]:
+        """``updates`` updates from ``state``, chunk by chunk (the last one partial): the host driver's
+        loop without logging or checkpoints, for scripts and tests. Returns the new state and each
+        metric as ``(num_seeds, updates)``. Rebind the state: a donating trainer consumes the one given."""
+        done, chunks = 0, []
+        while done < updates:
+            n = min(self.updates_per_chunk, updates - done)
+            state, metrics = self.run_chunk(state, n)
+            chunks.append({k: np.asarray(v)[:, :n] for k, v in metrics.items()})
+            done += n
+        return state, {k: np.concatenate([c[k] for c in chunks], axis=1) for k in (chunks[0] if chunks else {})}
+
 
 def make_chunked_trainer(
     config: Any,
