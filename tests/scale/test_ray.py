@@ -1,12 +1,14 @@
 """Ray features, on one machine (issue 12, item 5): remote env runners equal the local collector bit for bit,
-a killed runner is survived, a 4-trial ASHA sweep of PPO on CartPole finishes and writes its table, a killed
-trial restarts from its checkpoint and ends as an untouched twin, runners spread over a simulated 2-node cluster.
+a killed runner is survived, a 4-trial ASHA sweep of PPO on CartPole (`seuseuro sweep` joining the running Ray
+with --address) interrupted with Ctrl-C exits 130 and finishes with --resume, writing its table; a killed trial
+restarts from its checkpoint and ends as an untouched twin; runners spread over a simulated 2-node cluster.
 
 ONE test function on purpose: pytest runs with xdist (`-n auto --dist worksteal`), and Ray tests spread
 over several workers would each start a Ray instance on this 2-core machine (~5 s each, fighting over the
 same cores and /tmp/ray sockets). One function runs on one worker, starts one `ray.init(num_cpus=2)` and
 runs the checks in order (each a named function, so a failure names the feature); the rest of the suite
-never starts Ray. Budget: tiny PPO runs (CartPole, a few chunks of a few hundred steps); ~60-90 s here.
+never starts Ray. Budget: tiny PPO runs (CartPole, a few chunks of a few hundred steps); ~110 s here with a
+warm compile cache (2 cores, load ~2-4), ~160-175 s cold.
 """
 
 from __future__ import annotations
