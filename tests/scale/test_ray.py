@@ -1,12 +1,14 @@
 """Ray features, on one machine (issue 12, item 5): remote env runners equal the local collector bit for bit,
-a killed runner is survived, a 4-trial ASHA sweep of PPO on CartPole finishes and writes its table, a killed
-trial restarts from its checkpoint and ends as an untouched twin, runners spread over a simulated 2-node cluster.
+a killed runner is survived, a 4-trial ASHA sweep of PPO on CartPole (`seuseuro sweep` joining the running Ray
+with --address) interrupted with Ctrl-C exits 130 and finishes with --resume, writing its table; a killed trial
+restarts from its checkpoint and ends as an untouched twin; runners spread over a simulated 2-node cluster.
 
 ONE test function on purpose: pytest runs with xdist (`-n auto --dist worksteal`), and Ray tests spread
 over several workers would each start a Ray instance on this 2-core machine (~5 s each, fighting over the
 same cores and /tmp/ray sockets). One function runs on one worker, starts one `ray.init(num_cpus=2)` and
 runs the checks in order (each a named function, so a failure names the feature); the rest of the suite
-never starts Ray. Budget: tiny PPO runs (CartPole, a few chunks of a few hundred steps); ~60-90 s here.
+never starts Ray. Budget: tiny PPO runs (CartPole, a few chunks of a few hundred steps); ~110 s here with a
+warm compile cache (2 cores, load ~2-4), ~160-175 s cold.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import csv
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -73,32 +77,57 @@ def check_lost_runner_is_replaced():
     vec.close()
 
 
-def _sweep_spec(tmp_path, name, **overrides):
-    from seuseuro.scale.sweep import SweepSpec, parse_fixed, parse_search
-
-    fixed = dict(parse_fixed(s) for s in ("total_steps=2048", "num_envs=4", "num_steps=64", "num_epochs=2"))
-    base = dict(algo="ppo", env="CartPole-v1", sweep_dir=str(tmp_path / name), fixed=fixed, num_samples=4,
-                searches=(parse_search("learning_rate=loguniform(1e-4,1e-2)"),), chunk_updates=2, eval_episodes=2)  # fmt: skip
-    return SweepSpec(**{**base, **overrides})
+SWEEP_FLAGS = dict(total_steps=2048, num_envs=4, num_steps=64, num_epochs=2)  # 8 updates: 4 chunks of 2
+CHUNK_UPDATES = 2
 
 
-def check_asha_sweep_writes_its_table(tmp_path):
-    from seuseuro.scale.sweep import RESULTS_FILE, run_sweep
+def _sweep_cli(*args: str, log) -> subprocess.Popen:
+    """`seuseuro sweep ...` in its own session (a terminal's Ctrl-C reaches its whole process group)."""
+    cmd = [sys.executable, "-m", "seuseuro.cli", "sweep", *args]
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, text=True)
 
-    spec = _sweep_spec(tmp_path, "asha")
-    rows = run_sweep(spec, verbose=0)
-    assert len(rows) == 4
-    with open(spec.path / RESULTS_FILE) as f:
+
+def check_interrupted_asha_sweep_resumes_and_writes_its_table(tmp_path, address: str) -> float:
+    """`seuseuro sweep` (4 PPO trials on CartPole, ASHA) joining the running cluster with --address: Ctrl-C once a
+    trial has reported exits 130 with one line naming --resume; `--resume` finishes all 4 trials and writes the
+    table and plot. Returns a finished trial's sampled learning rate (the twins below reuse its programs)."""
+    from seuseuro.scale.sweep import RESULTS_FILE
+
+    sweep_dir = tmp_path / "asha"
+    sets = [f"--set={k}={v}" for k, v in SWEEP_FLAGS.items()]
+    log_path = tmp_path / "sweep.log"
+    with open(log_path, "w") as log:
+        proc = _sweep_cli("ppo", "--env", "CartPole-v1", "--search", "learning_rate=loguniform(1e-4,1e-2)", *sets,
+                          "--num-samples", "4", f"--chunk-updates={CHUNK_UPDATES}", "--eval-episodes", "2",
+                          "--address", address, "--sweep-dir", str(sweep_dir), log=log)  # fmt: skip
+        deadline = time.time() + 240
+        while not any(p.stat().st_size for p in sweep_dir.glob("train_trial_*/result.json")):
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            assert time.time() < deadline, "no trial reported within 240 s"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
+        interrupted_at = time.time()
+        rc = proc.wait(timeout=120)
+    out = log_path.read_text()
+    assert rc == 130, out[-3000:]
+    assert time.time() - interrupted_at < 60, "the sweep took over a minute to stop after Ctrl-C"
+    assert f"continue with: seuseuro sweep --resume {sweep_dir}" in out, out[-3000:]
+    with open(log_path, "w") as log:
+        rc = _sweep_cli("--resume", str(sweep_dir), "--address", address, log=log).wait(timeout=300)
+    assert rc == 0, log_path.read_text()[-3000:]
+    with open(sweep_dir / RESULTS_FILE) as f:
         table = list(csv.DictReader(f))
-    assert [r["trial"] for r in table] == [r["trial"] for r in rows]
+    assert len(table) == 4 and len({r["trial"] for r in table}) == 4  # each trial once: resumed, not duplicated
     assert {"learning_rate", "episode_return", "eval_return", "eval_ci95_low", "status", "run_dir"} <= set(table[0])
     assert len({r["learning_rate"] for r in table}) == 4  # sampled, not one value
-    done = [r for r in rows if r["status"] == "done"]
-    assert done and all(np.isfinite(r["eval_return"]) for r in done)
-    assert (spec.path / "plots" / "score_vs_flags.png").stat().st_size > 1000
-    for r in rows:  # every trial is an ordinary run directory with its chunks logged
-        assert (tmp_path / "asha" / "runs" / r["trial"] / "config.json").exists()
-        assert (tmp_path / "asha" / "runs" / r["trial"] / "metrics.csv").exists()
+    assert {r["status"] for r in table} <= {"done", "stopped early"}
+    done = [r for r in table if r["status"] == "done"]
+    assert done and all(np.isfinite(float(r["eval_return"])) for r in done)
+    assert (sweep_dir / "plots" / "score_vs_flags.png").stat().st_size > 1000
+    for r in table:  # every trial is an ordinary run directory with its chunks logged
+        assert (sweep_dir / "runs" / r["trial"] / "config.json").exists()
+        assert (sweep_dir / "runs" / r["trial"] / "metrics.csv").exists()
+    return float(done[0]["learning_rate"])
 
 
 def _kill_a_worker_after_its_second_checkpoint(sweep_dir, killed: list[str]):
@@ -118,16 +147,18 @@ def _kill_a_worker_after_its_second_checkpoint(sweep_dir, killed: list[str]):
         time.sleep(0.02)
 
 
-def check_killed_trial_restarts_from_its_checkpoint(tmp_path):
+def check_killed_trial_restarts_from_its_checkpoint(tmp_path, learning_rate: float):
     """Two identical trials (same flags, same seed); one's worker is killed after Tune has its 2nd checkpoint.
-    Tune restarts it from that checkpoint (FailureConfig) and it ends with exactly the twin's parameters."""
+    Tune restarts it from that checkpoint (FailureConfig) and it ends with exactly the twin's parameters. Same
+    flags, learning rate and chunks as a trial of the sweep above: every program comes from the compile cache."""
     import json
 
     from seuseuro.core.checkpoint import read_checkpoint_meta
-    from seuseuro.scale.sweep import run_sweep
+    from seuseuro.scale.sweep import SweepSpec, run_sweep
 
-    spec = _sweep_spec(tmp_path, "killed", searches=(), num_samples=2, scheduler="none", eval_episodes=0,
-                       fixed={"total_steps": 1536, "num_envs": 4, "num_steps": 64, "num_epochs": 2}, chunk_updates=1)  # fmt: skip
+    spec = SweepSpec(algo="ppo", env="CartPole-v1", sweep_dir=str(tmp_path / "killed"), num_samples=2,
+                     scheduler="none", eval_episodes=0, fixed={**SWEEP_FLAGS, "learning_rate": learning_rate},
+                     chunk_updates=CHUNK_UPDATES)  # fmt: skip
     killed: list[str] = []
     watcher = threading.Thread(target=_kill_a_worker_after_its_second_checkpoint, args=(spec.path, killed))
     watcher.start()
@@ -137,10 +168,10 @@ def check_killed_trial_restarts_from_its_checkpoint(tmp_path):
     assert [r["status"] for r in rows] == ["done", "done"]
     (result_file,) = spec.path.glob(f"train_trial_{killed[0]}*/result.json")
     last = json.loads(result_file.read_text().splitlines()[-1])
-    assert last["training_iteration"] == 6 and last["iterations_since_restore"] < 6  # continued, not restarted
+    assert last["training_iteration"] == 4 and last["iterations_since_restore"] < 4  # continued, not restarted
     a, b = (np.load(spec.path / "runs" / r["trial"] / "checkpoints" / "latest.npz") for r in rows)
     assert (
-        read_checkpoint_meta(spec.path / "runs" / rows[0]["trial"] / "checkpoints" / "latest.npz")["updates_done"] == 6
+        read_checkpoint_meta(spec.path / "runs" / rows[0]["trial"] / "checkpoints" / "latest.npz")["updates_done"] == 8
     )
     assert sorted(a.files) == sorted(b.files)
     for k in a.files:
@@ -182,8 +213,9 @@ def test_ray_features(tmp_path):
     try:
         check_remote_runners_equal_local()
         check_lost_runner_is_replaced()
-        check_asha_sweep_writes_its_table(tmp_path)
-        check_killed_trial_restarts_from_its_checkpoint(tmp_path)
+        address = ray.get_runtime_context().gcs_address
+        learning_rate = check_interrupted_asha_sweep_resumes_and_writes_its_table(tmp_path, address)
+        check_killed_trial_restarts_from_its_checkpoint(tmp_path, learning_rate)
     finally:
         ray.shutdown()
     check_runners_on_a_simulated_two_node_cluster()  # its own Ray instance, after the shared one is gone

@@ -106,18 +106,29 @@ def print_results(rows: list[dict], metric: str, top: int = 10) -> None:
 
 
 def run_sweep_command(args: SweepArgs) -> int:
+    """0: every trial finished or was stopped by the scheduler; 1: some trial failed past --max-failures;
+    130: interrupted (Ctrl-C); each non-zero exit says on one line how to continue (--resume)."""
     from rich.console import Console
 
-    from seuseuro.scale.sweep import RESULTS_FILE, connect, run_sweep
+    from seuseuro.scale.sweep import RESULTS_FILE, SweepInterrupted, connect, run_sweep
 
     spec = build_spec(args)
     console = Console(stderr=True)
     connect(args.address)
     console.print(f"[bold]sweep directory[/bold] {spec.path}")
-    rows = run_sweep(spec, resume=args.resume is not None)
+    try:
+        rows = run_sweep(spec, resume=args.resume is not None)
+    except SweepInterrupted as stop:
+        print_results(stop.rows, spec.metric)
+        console.print(f"interrupted: {stop.unfinished} trial(s) unfinished (Tune saved the sweep); "
+                      f"continue with: seuseuro sweep --resume {spec.path}", highlight=False, soft_wrap=True)  # fmt: skip
+        return 130
     print_results(rows, spec.metric)
     console.print(f"results: {spec.path / RESULTS_FILE}; plot: {spec.path / 'plots' / 'score_vs_flags.png'}")
-    if any(r["status"] != "done" for r in rows) or len(rows) < spec.num_samples:
-        # "stopped early" is ASHA's doing or a Ctrl-C; --resume continues the interrupted and errored ones only
-        console.print(f"not every trial finished; if interrupted, continue with: seuseuro sweep --resume {spec.path}")
+    failed = sum(r["status"] == "error" for r in rows)
+    if failed:
+        console.print(f"error: {failed} trial(s) failed after --max-failures {spec.max_failures} restarts (Tune's "
+                      f"error.txt in their directories); retry them with: seuseuro sweep --resume {spec.path}",
+                      highlight=False, soft_wrap=True)  # fmt: skip
+        return 1
     return 0

@@ -20,6 +20,7 @@ an exploiting trial loads another trial's checkpoint into its own program.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -328,6 +329,23 @@ def make_tuner(spec: SweepSpec, verbose: int = 1):
     return tune.Tuner(_trainable(spec), param_space=param_space, tune_config=tune_config, run_config=run_config)
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped the sweep; Tune saved its state (``--resume`` continues it). Raised after the
+    partial table is written, so that neither a script nor ``seuseuro sweep`` (exit 130) mistakes an
+    interrupted sweep for a finished one."""
+
+    def __init__(self, path: Path, rows: list[dict[str, Any]], unfinished: int):
+        self.path, self.rows, self.unfinished = path, rows, unfinished
+        super().__init__(
+            f"sweep interrupted with {unfinished} trial(s) unfinished; continue with: seuseuro sweep --resume {path}"
+        )
+
+
+def expected_trials(spec: SweepSpec) -> int:
+    """Trials the sweep makes: num_samples times every grid(...) point."""
+    return spec.num_samples * math.prod(len(s.args) for s in spec.searches if s.kind == "grid")
+
+
 def restore_tuner(spec: SweepSpec):
     from ray import tune
 
@@ -337,7 +355,8 @@ def restore_tuner(spec: SweepSpec):
 
 
 def run_sweep(spec: SweepSpec, *, resume: bool = False, verbose: int = 1) -> list[dict[str, Any]]:
-    """Run (or resume) the sweep; writes SWEEP/results.csv and SWEEP/plots/; returns the table's rows."""
+    """Run (or resume) the sweep; writes SWEEP/results.csv and SWEEP/plots/; returns the table's rows.
+    Raises :class:`SweepInterrupted` (a KeyboardInterrupt) after writing them if Ctrl-C cut the sweep short."""
     from seuseuro.core.checkpoint import atomic_write_text
 
     # num_to_keep=1 makes Tune snapshot its state at every report; with one report per chunk that is by design
@@ -346,12 +365,49 @@ def run_sweep(spec: SweepSpec, *, resume: bool = False, verbose: int = 1) -> lis
     if not resume:
         atomic_write_text(spec.path / SWEEP_FILE, spec.to_json())
     tuner = restore_tuner(spec) if resume else make_tuner(spec, verbose)
-    grid = tuner.fit()
+    with _ctrl_c_noted() as interrupted:
+        grid = tuner.fit()
     rows = results_table(spec, grid)
     write_results_csv(rows, spec.path / RESULTS_FILE)
     if rows:
         plot_scores(spec, rows, spec.path / "plots" / "score_vs_flags.png")
+    if interrupted:
+        unfinished = sum(r["status"] != "done" for r in rows) + max(0, expected_trials(spec) - len(rows))
+        raise SweepInterrupted(spec.path, rows, unfinished)
     return rows
+
+
+@contextlib.contextmanager
+def _ctrl_c_noted():
+    """Yields a list that holds True once Ctrl-C stopped ``Tuner.fit``. Tune catches the first SIGINT itself,
+    saves its state and returns as if finished, with the cut trials TERMINATED like the ones ASHA stopped
+    (measured, Ray 2.60): its results cannot tell. So this handler takes SIGINT instead, notes it and
+    passes it on as SIGUSR1, which Tune handles the same way; a second Ctrl-C raises KeyboardInterrupt."""
+    import signal
+    import threading
+
+    noted: list[bool] = []
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGUSR1"):
+        yield noted  # signal handlers belong to the main thread; Tune installs none elsewhere either
+        return
+
+    def on_sigint(signum, frame):
+        if noted:
+            raise KeyboardInterrupt
+        noted.append(True)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    saved = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if saved is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = saved
 
 
 def load_spec(sweep_dir: Path) -> SweepSpec:
