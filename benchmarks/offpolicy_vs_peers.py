@@ -35,6 +35,7 @@ read the ratios, not absolute numbers.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -42,6 +43,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from seuseuro.core.checkpoint import atomic_write_bytes, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 # shared/ sits beside the repository (/work/main -> /work/shared), or two levels up from a worktree
@@ -376,16 +379,14 @@ def plot_scaling(scaling: dict, path: Path) -> None:
     fig.text(0.01, 0.01, f"2-core shared CPU, load {scaling['load_average']}; after compilation", fontsize=7,
              color="gray")  # fmt: skip
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, default=float))
 
 
 def main() -> None:

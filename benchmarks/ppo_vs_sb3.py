@@ -33,6 +33,7 @@ load average is recorded next to every section; compare ratios, not absolute num
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -41,6 +42,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from seuseuro.core.checkpoint import atomic_write_bytes, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = REPO.parent / "shared" / "peers"
@@ -388,16 +391,14 @@ def plot_scaling(scaling: dict, sb3_cartpole_sps: float, path: Path) -> None:
     fig.text(0.01, 0.01, "128 steps per env, 4 epochs x 4 minibatches; 2-core CPU, load average in ppo_vs_sb3.json",
              fontsize=7, color="gray")  # fmt: skip
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, default=float))
 
 
 def main() -> None:

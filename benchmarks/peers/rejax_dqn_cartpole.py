@@ -7,12 +7,12 @@ Prints the SB3 script's line plus compile_s and sps_after_compile; eval_return =
 evaluation (128 episodes, epsilon 0.005). Usage: python rejax_dqn_cartpole.py SEED [STEPS]"""
 
 import sys
-import time
 
 import jax
 from flax import linen as nn
 from rejax import DQN
 from rejax.networks import DiscreteQNetwork, EpsilonGreedyPolicy
+from rejax_timing import compile_then_run  # this folder (the script's, on sys.path)
 
 seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
 steps = int(sys.argv[2]) if len(sys.argv) > 2 else 50_000
@@ -39,13 +39,7 @@ algo = DQN.create(
 algo = algo.replace(
     agent=EpsilonGreedyPolicy(DiscreteQNetwork)(hidden_layer_sizes=(256, 256), action_dim=2, activation=nn.relu)
 )
-t = time.perf_counter()
-train = jax.jit(algo.train).lower(jax.random.PRNGKey(seed)).compile()
-compile_s = time.perf_counter() - t
-t = time.perf_counter()
-ts, (lengths, returns) = train(jax.random.PRNGKey(seed))
-jax.block_until_ready(returns)
-run_s = time.perf_counter() - t
+(ts, (lengths, returns)), compile_s, run_s = compile_then_run(algo.train, jax.random.PRNGKey(seed))
 dt = compile_s + run_s
 print(
     f"rejax dqn cartpole seed={seed} steps={steps} train_s={dt:.1f} sps={steps / dt:.0f} compile_s={compile_s:.1f} "

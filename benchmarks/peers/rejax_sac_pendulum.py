@@ -5,10 +5,10 @@ with uniform actions before learning starts.) Prints the SB3 script's line plus 
 sps_after_compile. Usage: python rejax_sac_pendulum.py SEED [STEPS]"""
 
 import sys
-import time
 
 import jax
 from rejax import SAC
+from rejax_timing import compile_then_run  # this folder (the script's, on sys.path)
 
 seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
 steps = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000
@@ -28,13 +28,7 @@ algo = SAC.create(
     polyak=0.995,
     hidden_layer_sizes=(256, 256),
 )
-t = time.perf_counter()
-train = jax.jit(algo.train).lower(jax.random.PRNGKey(seed)).compile()
-compile_s = time.perf_counter() - t
-t = time.perf_counter()
-ts, (lengths, returns) = train(jax.random.PRNGKey(seed))
-jax.block_until_ready(returns)
-run_s = time.perf_counter() - t
+(ts, (lengths, returns)), compile_s, run_s = compile_then_run(algo.train, jax.random.PRNGKey(seed))
 dt = compile_s + run_s
 print(
     f"rejax sac pendulum seed={seed} steps={steps} train_s={dt:.1f} sps={steps / dt:.0f} compile_s={compile_s:.1f} "

@@ -5,12 +5,12 @@ evaluation included). Usage: python rejax_seeds_scaling.py SEEDS STEPS_PER_SEED"
 
 import json
 import sys
-import time
 
 import jax
 from flax import linen as nn
 from rejax import DQN
 from rejax.networks import DiscreteQNetwork, EpsilonGreedyPolicy
+from rejax_timing import compile_then_run  # this folder (the script's, on sys.path)
 
 seeds, steps = int(sys.argv[1]), int(sys.argv[2])
 algo = DQN.create(
@@ -32,12 +32,7 @@ algo = algo.replace(
     agent=EpsilonGreedyPolicy(DiscreteQNetwork)(hidden_layer_sizes=(120, 84), action_dim=2, activation=nn.relu)
 )
 keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-t = time.perf_counter()
-train = jax.jit(jax.vmap(algo.train)).lower(keys).compile()
-compile_s = time.perf_counter() - t
-t = time.perf_counter()
-jax.block_until_ready(train(keys))
-run_s = time.perf_counter() - t
+_, compile_s, run_s = compile_then_run(jax.vmap(algo.train), keys)
 print(
     json.dumps(
         {

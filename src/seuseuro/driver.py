@@ -184,7 +184,7 @@ def _row_metrics(metrics: dict[str, np.ndarray], lo: int, hi: int, num_seeds: in
             weighted = np.where(window > 0, np.nan_to_num(block) * window, 0.0).sum(axis=1)
             per_seed = np.where(total > 0, weighted / np.maximum(total, 1e-12), np.nan)
         else:
-            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # a seed with no finite value: NaN
                 per_seed = np.nanmean(block, axis=1)
         finite = per_seed[np.isfinite(per_seed)]
