@@ -16,9 +16,62 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
 # One compilation cache for the whole suite: tests that build the same program compile it once.
 os.environ.setdefault("SEUSEURO_JAX_CACHE", str(Path(__file__).resolve().parent.parent / ".jax_cache"))
 
+import jax  # noqa: E402
+
 from seuseuro.core.compile_cache import enable_persistent_cache  # noqa: E402
 
 enable_persistent_cache(min_compile_seconds=0.0)
+
+# Quick compiles for the tests that run their programs for milliseconds (issue 9). Those tests spend
+# ~80% of their time in XLA's compiler (measured with jax.monitoring over tests/algos: 168 s compiling
+# of 204 s). LLVM at O0 without its expensive passes, and XLA:CPU's older loop emitters instead of its
+# MLIR fusion emitters, compile a tiny PPO chunk 3x faster (10.7 -> 3.2 CPU-s; DQN 10.3 -> 2.9) and run
+# it ~4x slower. The learning tests (marked slow, minutes of compiled training) keep the library's
+# compiler settings, so the seeds and margins measured for them stay valid; so do subprocesses, unless
+# a test hands them QUICK_XLA_FLAGS. The results differ in the last bits of float32 (7e-7 on a PPO
+# chunk); no test compares a quick-compiled result with a fully optimized one.
+QUICK_COMPILE_OPTIONS = {
+    "xla_backend_optimization_level": 0,
+    "xla_llvm_disable_expensive_passes": True,
+    "xla_cpu_use_fusion_emitters": False,
+}
+QUICK_XLA_FLAGS = " ".join(f"--{k}={str(v).lower()}" for k, v in QUICK_COMPILE_OPTIONS.items())
+_quick = {"on": False, "patched": None}  # patched: None until the first test, then True/False
+
+
+def _patch_compile_options() -> bool:
+    """Let the suite switch compile options per test: XLA reads XLA_FLAGS once per process, but JAX
+    passes per-compilation overrides (what ``jax.jit(compiler_options=...)`` sets) through
+    ``compiler.get_compile_options``. A private JAX function: if it moves, the suite runs unpatched
+    (slower, same results). JAX's persistent cache keys include these overrides."""
+    try:
+        from jax._src import compiler
+    except ImportError:
+        return False
+    original = getattr(compiler, "get_compile_options", None)
+    if original is None or jax.default_backend() != "cpu":
+        return False
+
+    def get_compile_options(*args, **kwargs):
+        if _quick["on"]:
+            kwargs["env_options_overrides"] = {**QUICK_COMPILE_OPTIONS, **(kwargs.get("env_options_overrides") or {})}
+        return original(*args, **kwargs)
+
+    compiler.get_compile_options = get_compile_options
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _compile_mode(request):
+    """Quick compiles unless the test is marked slow (and not ``quick_compile``). Switching clears JAX's
+    in-memory caches, so that a learning test never reuses a program compiled quick by an earlier test."""
+    if _quick["patched"] is None:
+        _quick["patched"] = _patch_compile_options()
+    quick = request.node.get_closest_marker("slow") is None or request.node.get_closest_marker("quick_compile")
+    if _quick["patched"] and bool(quick) != _quick["on"]:
+        jax.clear_caches()
+        _quick["on"] = bool(quick)
+    yield
 
 
 @pytest.fixture
@@ -34,3 +87,14 @@ def pytest_collection_modifyitems(config, items):
     """The slow learning tests first (a stable sort), so that pytest-xdist's workers end together on the
     short tests instead of one worker idling while the other finishes a 100-s learning test (issue 9)."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture
+def child_xla_flags() -> str:
+    """XLA_FLAGS for a subprocess that must compile as this test does: a test that compares a child's
+    result with its own bit for bit hands its children the quick options when it compiles quick."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if not _quick["on"]:
+        return flags
+    kept = [f for f in flags.split() if f.lstrip("-").split("=")[0] not in QUICK_COMPILE_OPTIONS]
+    return " ".join([*kept, QUICK_XLA_FLAGS])

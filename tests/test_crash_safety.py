@@ -56,7 +56,9 @@ if _spec:
 """
 
 
-def _start(args: list[str], workdir: Path, stall_nth: int | None = None) -> tuple[subprocess.Popen, Path]:
+def _start(
+    args: list[str], workdir: Path, xla_flags: str, stall_nth: int | None = None
+) -> tuple[subprocess.Popen, Path]:
     hooks = workdir / "hooks"
     hooks.mkdir(exist_ok=True)
     (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
@@ -65,6 +67,7 @@ def _start(args: list[str], workdir: Path, stall_nth: int | None = None) -> tupl
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(hooks), env.get("PYTHONPATH")) if p)
     env["SEUSEURO_JAX_CACHE"] = os.environ["SEUSEURO_JAX_CACHE"]  # the suite's compile cache (conftest.py)
     env["MPLBACKEND"] = "Agg"
+    env["XLA_FLAGS"] = xla_flags  # compiled as the in-process reference run is (conftest.py)
     if stall_nth is not None:
         env["SEUSEURO_TEST_STALL_REPLACE"] = f"latest.npz.tmp|{stall_nth}|{marker}"
     with open(workdir / f"child-{time.monotonic_ns()}.log", "wb") as log:
@@ -100,13 +103,13 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-def test_sigkill_anywhere_then_resume_matches_uninterrupted_run(tmp_path):
+def test_sigkill_anywhere_then_resume_matches_uninterrupted_run(tmp_path, child_xla_flags):
     rng = random.Random(9)
     reference, crashed = tmp_path / "reference", tmp_path / "crashed"
     assert main(["train", "ppo", *FLAGS, "--run-dir", str(reference)]) == 0
 
     # 1. Killed inside the first checkpoint write: only latest.npz.tmp exists.
-    proc, marker = _start([*FLAGS, "--run-dir", str(crashed)], tmp_path, stall_nth=1)
+    proc, marker = _start([*FLAGS, "--run-dir", str(crashed)], tmp_path, child_xla_flags, stall_nth=1)
     _wait_until(marker.exists, proc, "the first checkpoint write")
     _kill(proc)
     assert (crashed / "checkpoints" / "latest.npz.tmp").exists()
@@ -116,14 +119,14 @@ def test_sigkill_anywhere_then_resume_matches_uninterrupted_run(tmp_path):
     # 2. Resumed (from scratch: no checkpoint) and killed at random moments after some progress.
     for _ in range(2):
         before = _updates_done(crashed)
-        proc, _ = _start([*FLAGS, "--resume", str(crashed)], tmp_path)
+        proc, _ = _start([*FLAGS, "--resume", str(crashed)], tmp_path, child_xla_flags)
         _wait_until(lambda before=before: _updates_done(crashed) > before, proc, "a new checkpoint")
         time.sleep(rng.uniform(0.0, 0.1))
         _kill(proc)
     assert 0 < _updates_done(crashed) < NUM_UPDATES
 
     # 3. Killed inside a later checkpoint write: the previous checkpoint stays, and eval reads it.
-    proc, marker = _start([*FLAGS, "--resume", str(crashed)], tmp_path, stall_nth=2)
+    proc, marker = _start([*FLAGS, "--resume", str(crashed)], tmp_path, child_xla_flags, stall_nth=2)
     _wait_until(marker.exists, proc, "the second checkpoint write")
     before = _updates_done(crashed)
     _kill(proc)
