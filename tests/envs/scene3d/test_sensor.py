@@ -15,12 +15,17 @@ from seuseuro.envs.scene3d.sensor import (
     ray_box,
     ray_cone,
     ray_cylinder,
+    ray_objects,
     ray_room,
     ray_sphere,
     render_depth,
     scan_lidar,
 )
 from seuseuro.errors import UserError
+
+# The every-formula table, jitted: called eagerly it compiled each of its ~100 ops on its own,
+# ~2 s a test (issue 9); rooms of the same size and ray counts share the program.
+_table = jax.jit(ray_objects)
 
 S2 = np.sqrt(2.0)
 X = (1.0, 0.0, 0.0)
@@ -231,8 +236,6 @@ def test_zero_rays_is_a_user_error():
 
 
 def test_scene_path_agrees_with_each_primitive():
-    from seuseuro.envs.scene3d.sensor import ray_objects
-
     rng = np.random.default_rng(1)
     origins = rng.uniform(-2.5, 2.5, (400, 3))
     dirs = rng.normal(size=(400, 3))
@@ -249,8 +252,8 @@ def test_scene_path_agrees_with_each_primitive():
         ("cone", (0.6, 0.6, 0.9), lambda o, d: ray_cone(o, d, 0.6, 0.9)),
     ]:
         scene = make_scene([(name, (0.0, 0.0, 0.0), size, 0.0)])
-        ours = ray_objects(o, d, scene)[:, 0]
-        expected = jax.vmap(ref)(o, d)
+        ours = _table(o, d, scene)[:, 0]
+        expected = jax.jit(jax.vmap(ref))(o, d)
         np.testing.assert_array_equal(np.isinf(np.asarray(ours)), np.isinf(np.asarray(expected)), err_msg=name)
         finite = np.isfinite(np.asarray(expected))
         np.testing.assert_allclose(np.asarray(ours)[finite], np.asarray(expected)[finite], atol=1e-4, err_msg=name)
@@ -258,8 +261,6 @@ def test_scene_path_agrees_with_each_primitive():
 
 
 def test_turned_box_in_the_object_path_matches_the_turned_primitive():
-    from seuseuro.envs.scene3d.sensor import ray_objects
-
     rng = np.random.default_rng(2)
     heading, centre, half = 0.7, np.array([0.4, -0.2, 0.5]), jnp.array([0.5, 0.2, 0.5])
     scene = make_scene([("box", tuple(centre), tuple(np.asarray(half)), heading)])
@@ -268,10 +269,10 @@ def test_turned_box_in_the_object_path_matches_the_turned_primitive():
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     c, s = np.cos(heading), np.sin(heading)
     to_local = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])  # world -> box frame
-    expected = jax.vmap(lambda o, d: ray_box(o, d, half))(
+    expected = jax.jit(jax.vmap(lambda o, d: ray_box(o, d, half)))(
         jnp.array((origins - centre) @ to_local.T, jnp.float32), jnp.array(dirs @ to_local.T, jnp.float32)
     )
-    ours = ray_objects(jnp.array(origins, jnp.float32), jnp.array(dirs, jnp.float32), scene)[:, 0]
+    ours = _table(jnp.array(origins, jnp.float32), jnp.array(dirs, jnp.float32), scene)[:, 0]
     np.testing.assert_allclose(np.asarray(ours), np.asarray(expected), atol=1e-4)
     assert np.isfinite(np.asarray(expected)).sum() > 100
 
@@ -372,8 +373,6 @@ def test_per_shape_passes_do_not_depend_on_slot_order():
     """The caster sorts a room's objects into box and round passes and skips empty slots: shuffling
     the slots (empty ones first, shapes interleaved) must move only the object ids, and every answer
     must be the nearest entry of the every-formula table ``ray_objects`` (lowest slot on a tie)."""
-    from seuseuro.envs.scene3d.sensor import ray_objects
-
     config = SceneConfig(max_objects=8, min_objects=5)  # all four shapes, some empty slots
     scene = generate_scene(jax.random.key(11), config)
     assert 0 < int(jnp.sum(scene.mask)) < 8 and len(set(np.asarray(scene.shape)[np.asarray(scene.mask)])) >= 2
@@ -386,7 +385,7 @@ def test_per_shape_passes_do_not_depend_on_slot_order():
     origin = jnp.array(origin, jnp.float32)
     d = jnp.array(dirs, jnp.float32)
     base = cast_rays(origin, d, scene, max_range=20.0)
-    table = np.asarray(ray_objects(origin, d, scene))
+    table = np.asarray(_table(origin, d, scene))
     on_object = np.asarray(base.object_id) >= 0
     assert on_object.mean() > 0.25
     np.testing.assert_array_equal(np.asarray(base.object_id)[on_object], np.argmin(table, axis=1)[on_object])
@@ -425,7 +424,7 @@ def test_nested_vmaps_and_chunks_of_rooms_match_single_calls(monkeypatch):
 def test_culling_a_camera_bundle_keeps_every_object_it_sees():
     """Rays sharing an origin skip objects outside their bundle's cone (sensor._in_view): a narrow
     camera turned around the room must cull some objects and never one that a pixel sees first."""
-    from seuseuro.envs.scene3d.sensor import _in_view, _objects, camera_directions, ray_objects, rotate, sensor_to_world
+    from seuseuro.envs.scene3d.sensor import _in_view, _objects, camera_directions, rotate, sensor_to_world
 
     scene = generate_scene(jax.random.key(11), SceneConfig(max_objects=8, min_objects=5))
     eye = jnp.array([0.1, -0.2, 0.7], jnp.float32)  # the room, eye and ray count of the test above
@@ -434,10 +433,10 @@ def test_culling_a_camera_bundle_keeps_every_object_it_sees():
     culled = seen = 0
     for yaw in (0.0, np.pi):
         d = rotate(camera_directions(camera), sensor_to_world(jnp.asarray(yaw), jnp.asarray(-0.2))).reshape(-1, 3)
-        keep = np.asarray(_in_view(eye[None], d.T[None], objects))[0]
+        keep = np.asarray(jax.jit(_in_view)(eye[None], d.T[None], objects))[0]
         culled += int(np.sum(~keep & np.asarray(scene.mask)))
         hits = cast_rays(eye, d, scene, max_range=20.0)
-        table = np.asarray(ray_objects(eye, d, scene))
+        table = np.asarray(_table(eye, d, scene))
         # a culled object that a ray meets first would leave the cast farther than the table's nearest
         assert np.all(np.asarray(hits.distance) <= table.min(axis=1) + 1e-4)
         on_object = np.asarray(hits.object_id) >= 0

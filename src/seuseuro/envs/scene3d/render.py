@@ -187,7 +187,9 @@ def write_episode_gif(path: Path, act, env, params, key: jax.Array, fps: int = 4
     episode = record_episode(act, env, params, key)
     state = episode["first_state"]
     camera = CameraConfig(width=64, height=48, fov_y=60.0, max_range=8.0)
-    depth = jax.jit(lambda p, h: render_depth(state.scene, jnp.append(p, 0.6), h, jnp.asarray(-0.2), camera).depth)
+    # the scene an argument, not a closed-over constant: every episode of a room config then shares one
+    # compiled (and persistently cached) program instead of compiling one per scene (issue 9)
+    depth = jax.jit(lambda s, p, h: render_depth(s, jnp.append(p, 0.6), h, jnp.asarray(-0.2), camera).depth)
     frames = []
     goal_name = SHAPE_CLASSES[int(state.goal)]
     for t in range(len(episode["positions"])):
@@ -195,7 +197,7 @@ def write_episode_gif(path: Path, act, env, params, key: jax.Array, fps: int = 4
         draw_top_down(ax_map, state.scene, episode["positions"][t], episode["headings"][t], state.goal,
                       path=episode["positions"][: t + 1])  # fmt: skip
         ax_map.set_title(f"goal: {goal_name}   step {t}")
-        ax_depth.imshow(np.asarray(depth(jnp.asarray(episode["positions"][t]), episode["headings"][t])), cmap="viridis")
+        ax_depth.imshow(np.asarray(depth(state.scene, episode["positions"][t], episode["headings"][t])), cmap="viridis")
         ax_depth.set_axis_off()
         action = "" if t == 0 else ("forward", "left", "right", "stop")[episode["actions"][t - 1]]
         ax_depth.set_title(f"depth view   last action: {action}")
