@@ -29,6 +29,7 @@ from pathlib import Path
 from seuseuro.core.xla_flags import with_default_flags
 
 _HELD_LOCKS: list[int] = []  # file descriptors of claimed core blocks: kept open for the process's life
+_PREPARED: dict[tuple[float, float], dict] = {}  # (cpus, gpus) -> prepare_trial_process's answer in this process
 
 
 def trial_environment(cpus: float, gpus: float, environ: Mapping[str, str]) -> dict[str, str]:
@@ -77,9 +78,14 @@ def claim_core_block(cpus: float, lock_dir: Path | None = None) -> list[int] | N
 
 def prepare_trial_process(cpus: float, gpus: float) -> dict:
     """Size this (trial worker) process; call before anything imports JAX. Returns what was done, for
-    the run's record (``jax_already_started``: the settings came too late to take effect)."""
+    the run's record (``jax_already_started``: the settings came too late to take effect). A worker that
+    Tune reuses for a later trial of the same resources (``reuse_actors``) keeps its first sizing: it still
+    holds its core block (claiming again would take a second one) and its JAX started with these settings."""
+    if (cpus, gpus) in _PREPARED:
+        return _PREPARED[(cpus, gpus)]
     started = "jax" in sys.modules  # imported: its backend may have started (XLA reads XLA_FLAGS once)
     env = trial_environment(cpus, gpus, os.environ)
     os.environ.update(env)
     block = claim_core_block(cpus) if gpus == 0 or cpus >= 1 else None
-    return {"cores": block, "env": env, "jax_already_started": started}
+    _PREPARED[(cpus, gpus)] = {"cores": block, "env": env, "jax_already_started": started}
+    return _PREPARED[(cpus, gpus)]
