@@ -218,7 +218,9 @@ def check_runners_on_a_simulated_two_node_cluster():
 
 
 @pytest.mark.slow  # ~2-3 min of one worker: scheduled first (conftest.py) so it never ends the suite alone
-def test_ray_features(tmp_path):
+@pytest.mark.quick_compile  # tiny runs: compile-bound, so the suite's quick compiler options (conftest.py) ...
+def test_ray_features(tmp_path, child_xla_flags, monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", child_xla_flags)  # ... in the sweep CLI and the trial workers too (they inherit it)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         check_remote_runners_equal_local()
