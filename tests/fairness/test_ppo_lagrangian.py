@@ -29,6 +29,7 @@ def test_multiplier_rises_above_the_limit_falls_below_and_stays_in_bounds():
 
 
 @pytest.mark.slow
+@pytest.mark.quick_compile  # ~90% of it compiling at the library's settings (issue 9)
 def test_multiplier_tracks_the_constraint_during_training(learning_seed):
     # Constrain the lending rate itself (info["lent"]): any reported cost can be constrained.
     # A fresh policy lends half the time (> 0.2), so lambda rises; the policy then learns to lend
@@ -47,6 +48,8 @@ def test_multiplier_tracks_the_constraint_during_training(learning_seed):
     # Margins from a 10-seed sweep (SEUSEURO_TEST_SEED=0..9, jax 0.11.2): cost[0] 0.43-0.54, lambda's peak
     # 1.6-2.9, cost's low after the peak 0.00-0.04, mean cost over updates 20-40 0.08-0.21 (a Lagrangian
     # hovers at its limit, so "< 0.25 over the last 5 updates" failed one seed in ten by noise alone).
+    # Compiled quick (conftest.py), seeds 0-4: cost[0] 0.47-0.52, peak 1.9-2.9, low 0.00-0.02, late mean
+    # 0.08-0.20, lambda back to 0 in all five.
     assert cost[0] > config.cost_limit + 0.1 and lam[:3].tolist() == sorted(lam[:3].tolist()) and lam[2] > 0
     assert lam.max() > 0.3
     assert cost[5:20].min() < config.cost_limit / 2  # the policy learns to lend less, well under the limit ...
