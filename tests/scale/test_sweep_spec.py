@@ -162,3 +162,25 @@ def test_the_collector_reports_no_return_for_a_cut_episode():
         trainer = ppo.make_train(config, CutEnv(**fields, flag=flag), num_seeds=1, updates_per_chunk=3)
         _, metrics = trainer.run_chunk(trainer.init(jax.random.split(jax.random.PRNGKey(3), 1)), 3)
         assert np.asarray(metrics["rollout/episodes"]).sum() == expected
+
+
+def test_a_bad_address_is_one_line_and_exit_2(capsys):
+    """A malformed --address, and one where nothing listens (Ray itself would retry for minutes), each give
+    one line naming the address and the fix before any Ray starts (issue 12)."""
+    import socket
+
+    from seuseuro.cli import main
+    from seuseuro.scale.sweep import check_address
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there now
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = ["sweep", "ppo", "--env", "CartPole-v1", "--search", "learning_rate=loguniform(1e-4,1e-2)"]
+    for address, expected in [("nohost", "is not 'auto' or HOST:PORT"), (f"127.0.0.1:{port}", "nothing answers")]:
+        assert main([*base, "--address", address]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and expected in err and len(err.splitlines()) == 1, err
+        assert "ray start --head" in err
+    check_address("auto")  # left to Ray: it finds a local cluster or says there is none
+    with pytest.raises(UserError, match="nothing answers"):
+        check_address(f"ray://localhost:{port}")

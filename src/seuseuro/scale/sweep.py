@@ -274,13 +274,51 @@ def default_sweep_dir(algo: str, env: str, root: Path = Path("sweeps")) -> Path:
     return (root / f"{algo}-{env.replace(':', '-')}-{stamp}").resolve()
 
 
+def check_address(address: str, timeout_s: float = 10.0) -> None:
+    """``address`` is "auto", or HOST:PORT / ray://HOST:PORT (Ray Client) where something answers; else a
+    one-line UserError (issue 12). Why the TCP probe: Ray 2.60's ``ray.init`` retries an address where
+    no cluster listens for minutes, logging a warning every few seconds (measured: still retrying after
+    120 s), so a mistyped address would look like a hung sweep."""
+    import socket
+
+    if address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+        raise UserError(
+            f"--address {address!r} is not 'auto' or HOST:PORT; give the address `ray start --head` printed "
+            "on the head node (e.g. 10.0.0.1:6379), or leave --address out to run Ray on this machine"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise UserError(
+            f"nothing answers at --address {address} ({e.strerror or type(e).__name__}); start the head node "
+            "with `ray start --head` (README: Running on a cluster), check the address it printed, or leave "
+            "--address out to run Ray on this machine"
+        ) from None
+
+
 def connect(address: str | None) -> None:
-    """Join the cluster at ``address`` ("auto" or HOST:PORT), or start Ray on this machine."""
+    """Join the cluster at ``address`` ("auto" or HOST:PORT), or start Ray on this machine.
+
+    A cluster that is not there is a UserError naming the address (Ray's own error is a ConnectionError
+    whose traceback runs through its GCS client)."""
     from seuseuro.scale import require_ray
 
+    if address is not None:
+        check_address(address)
     ray = require_ray()
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        return
+    try:
         ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, TimeoutError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(
+            f"cannot join a Ray cluster at --address {address}: {reason}; start one with `ray start --head` "
+            "(README: Running on a cluster), or leave --address out to run Ray on this machine"
+        ) from None
 
 
 def _trainable(spec: SweepSpec):
