@@ -219,17 +219,14 @@ class HostCollector:
     def running(self) -> bool:
         return self._host["venv"] is not None
 
-    def collect(self, params, cstates: CollectorState, obs: jax.Array, keys: jax.Array):
+    def collect(self, leaves: list, treedef, cstates: CollectorState, obs: jax.Array, keys: jax.Array):
         """One rollout per seed: returns (Transition with leaves (S, T, N, ...), cstates, obs, episodes).
 
+        The acting params come flattened, ``leaves, treedef = jax.tree.flatten(params)``: a trainer that
+        updates every few env steps keeps them flat (flattening Equinox modules costs ~0.1 ms a time).
         ``keys`` (S,) seed the action noise (one numpy stream per seed, so seeds stay independent);
         the caller advances them. ``episodes``: pooled mean return/length of the episodes that ended.
         """
-        return self.collect_flat(*jax.tree.flatten(params), cstates, obs, keys)
-
-    def collect_flat(self, leaves: list, treedef, cstates: CollectorState, obs: jax.Array, keys: jax.Array):
-        """:meth:`collect` with the params already flattened (``jax.tree.flatten``): a trainer that
-        updates every few env steps keeps them flat (flattening Equinox modules costs ~0.1 ms a time)."""
         host, S, N, T = self._host, self.S, self.N, self.T
         venv, obs_shape, obs_size = host["venv"], self.obs_shape, self.obs_size
         _, act_first, observe_and_act = self._programs(treedef)
@@ -372,6 +369,8 @@ def make_host_trainer(
         here), more than the environment. The state is donated (its buffers reused for the new state):
         an off-policy state holds its replay buffer, which XLA otherwise copies whole at every update.
         Only the state: the trajectory's buffers have no output to alias (JAX would warn at every call).
+        Keyed by the arrays' treedef alone: one trainer's state keeps one static part (its networks'
+        activations and sizes), so hashing that part at every chunk would buy nothing.
         """
         if treedef not in steps:
 
@@ -411,7 +410,7 @@ def make_host_trainer(
         cstates, obs, keys = state.env_state, state.obs, state.key
         rows = []
         for _ in range(n_active):
-            traj, cstates, obs, episodes = collector.collect_flat(acting_leaves, acting_def, cstates, obs, keys)
+            traj, cstates, obs, episodes = collector.collect(acting_leaves, acting_def, cstates, obs, keys)
             leaves, metrics, acting_leaves, cstates, obs, keys = step(traj, cstates, obs, leaves)
             metrics = {k: np.asarray(v) for k, v in metrics.items()}
             # Episodes are pooled over seeds on the host; report the pooled mean for every seed.
