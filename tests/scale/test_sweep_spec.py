@@ -184,3 +184,26 @@ def test_a_bad_address_is_one_line_and_exit_2(capsys):
     check_address("auto")  # left to Ray: it finds a local cluster or says there is none
     with pytest.raises(UserError, match="nothing answers"):
         check_address(f"ray://localhost:{port}")
+
+
+def test_pbt_keeps_every_checkpoint_and_the_table_names_each_trial_by_its_directory(tmp_path):
+    """Two PBT bugs seen on a real 4-trial sweep (Ray 2.60): with one checkpoint kept, an exploiting trial
+    found its donor's checkpoint deleted and errored after every restart; and the table took a trial's id
+    from its last result, which after an exploit is the donor's (the donor's row twice, the trial's lost)."""
+    from types import SimpleNamespace
+
+    from seuseuro.scale.sweep import checkpoints_to_keep, results_table
+
+    search = (parse_search("learning_rate=loguniform(1e-4,1e-2)"),)
+    pbt = SweepSpec("ppo", "CartPole-v1", str(tmp_path), searches=search, scheduler="pbt")
+    assert checkpoints_to_keep(pbt) is None
+    assert checkpoints_to_keep(SweepSpec("ppo", "CartPole-v1", str(tmp_path), searches=search)) == 1
+    done = {"env_steps": 4096, "total_env_steps": 4096, pbt.metric: 30.0, "eval_return": 40.0}
+    grid = [
+        SimpleNamespace(path=str(tmp_path / f"train_trial_793c3_0000{i}_{i}_learning_rate={lr}_2026-11-27_02-51-38"),
+                        metrics={**done, "trial_id": "793c3_00000"}, config={"learning_rate": lr}, error=None)
+        for i, lr in enumerate([1e-3, 2e-3])
+    ]  # fmt: skip
+    rows = results_table(pbt, grid)
+    assert sorted(r["trial"] for r in rows) == ["793c3_00000", "793c3_00001"]
+    assert {r["run_dir"] for r in rows} == {str(tmp_path / "runs" / t) for t in ("793c3_00000", "793c3_00001")}

@@ -363,11 +363,21 @@ def make_tuner(spec: SweepSpec, verbose: int = 1):
         name=spec.path.name,
         storage_path=str(spec.path.parent),
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=checkpoints_to_keep(spec)),
         verbose=verbose,
     )
     param_space = {s.name: s.to_tune() for s in spec.searches}
     return tune.Tuner(_trainable(spec), param_space=param_space, tune_config=tune_config, run_config=run_config)
+
+
+def checkpoints_to_keep(spec: SweepSpec) -> int | None:
+    """Tune checkpoints kept per trial: the last one, except under PBT, which keeps them all. Why: PBT's
+    exploiting trial restores the checkpoint its donor reported at the perturbation, and by the time the
+    trial restarts the donor has reported again; with one kept, Tune has deleted it ("Could not recover
+    from checkpoint as it does not exist on storage anymore", every restart, until the trial errors:
+    measured with Ray 2.60, 4 PPO trials on CartPole; ray-project/ray#9036, #8441). The cost is disk: one
+    checkpoint per chunk per trial (a replay buffer each, for an off-policy algorithm)."""
+    return None if spec.scheduler == "pbt" else 1
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -474,10 +484,10 @@ def results_table(spec: SweepSpec, grid) -> list[dict[str, Any]]:
     for result in grid:
         metrics = result.metrics or {}
         params = {s.name: (result.config or {}).get(s.name) for s in spec.searches}
-        # a trial that never reported has no metrics: its id is in Tune's directory name, train_trial_ID_INDEX_...
-        trial_id = metrics.get("trial_id") or "_".join(
-            Path(result.path).name.removeprefix("train_trial_").split("_")[:2]
-        )
+        # the trial's id from Tune's directory name, train_trial_ID_INDEX_..., not from its metrics: a trial that
+        # never reported has none, and one that PBT made exploit another carries the donor's last result (and id)
+        # until it reports again (measured: the donor's row twice in the table, the exploiting trial's missing)
+        trial_id = "_".join(Path(result.path).name.removeprefix("train_trial_").split("_")[:2])
         rows.append({
             "trial": trial_id,
             **params,
