@@ -87,8 +87,7 @@ FAST_CARTPOLE = dict(total_steps=300_000)
 @pytest.mark.slow
 def test_pqn_solves_cartpole(learning_seed, train_until_bar):
     # Scored every 30k of the 300k steps and stopped at 475 (issue 9). Seeds 0-4 on the 2-core CPU crossed it
-    # at 90k, 60k, 90k, 30k, 150k (the whole budget: 500 on all five). Not done for DQN: its seed 0 first
-    # crosses at 240k, so the evaluations would cost more than the 60k steps they save.
+    # at 90k, 60k, 90k, 30k, 150k (the whole budget: 500 on all five).
     config = pqn.Config(**FAST_CARTPOLE)
     env = make("CartPole-v1")
     trainer = pqn.make_train(config, env, updates_per_chunk=-(-config.num_updates // 10))
