@@ -111,7 +111,8 @@ MIN_RETURN = -200.0
 # Compiled, and through the host collector (Gymnasium's Pendulum). Whole 20k budget, seeds 0-4 on the 2-core
 # CPU: -151, -152, -151, -169, -164 through the collector (smallest margin 31 to the bar). Scored every 2.5k
 # steps and stopped at the bar (issue 9): compiled, seeds 0-4 crossed it at 7.5k, 7.5k, 5k, 5k, 5k (-179, -132,
-# -157, -162, -155); their returns at 20k: -186, -134, -154, -138, -145.
+# -157, -162, -155); their returns at 20k: -186, -134, -154, -138, -145. Through the collector: at 7.5k, 5k, 7.5k,
+# 5k, 7.5k (-155, -154, -151, -165, -161).
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", "gymnasium:Pendulum-v1"])
 def test_learns_pendulum(env_id, learning_seed, train_until_bar):
     env = make(env_id)
