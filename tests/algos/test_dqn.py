@@ -8,7 +8,6 @@ import pytest
 
 from seuseuro.algos import dqn
 from seuseuro.cli import main
-from seuseuro.collect.evaluate import evaluate
 from seuseuro.core.checkpoint import load_checkpoint, save_checkpoint
 from seuseuro.envs.registry import make
 from seuseuro.errors import UserError
@@ -133,9 +132,7 @@ def test_dqn_solves_cartpole(learning_seed, train_until_bar):
     env = make("CartPole-v1")
     trainer = dqn.make_train(config, env, updates_per_chunk=-(-config.num_updates // 10))
 
-    def score(state):
-        act, params = dqn.policy_for_eval(config, jax.tree.map(lambda x: x[0], state))
-        return evaluate(act, params, env, learning_seed + 100, 16).mean()
-
-    _, scores = train_until_bar(trainer, trainer.init(jax.random.PRNGKey(learning_seed)[None]), score, 475)
+    scores = train_until_bar(
+        dqn, trainer, trainer.init(jax.random.PRNGKey(learning_seed)[None]), env, learning_seed + 100, 16, 475
+    )
     assert scores[-1] >= 475, scores

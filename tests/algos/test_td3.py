@@ -9,7 +9,6 @@ import pytest
 
 from seuseuro.algos import td3
 from seuseuro.cli import main
-from seuseuro.collect.evaluate import evaluate
 from seuseuro.core.checkpoint import load_checkpoint, save_checkpoint
 from seuseuro.envs.registry import make
 from seuseuro.errors import UserError
@@ -119,10 +118,6 @@ def test_learns_pendulum(learning_seed, train_until_bar):
     env = make("Pendulum-v1")
     trainer = td3.make_train(LEARN, env, num_seeds=1, updates_per_chunk=-(-LEARN.num_updates // 8))
 
-    def score(state):
-        act, params = td3.policy_for_eval(LEARN, jax.tree.map(lambda x: x[0], state))
-        return evaluate(act, params, env, seed=1000 + learning_seed, episodes=20).mean()
-
     state = trainer.init(jax.random.split(jax.random.PRNGKey(learning_seed), 1))
-    _, scores = train_until_bar(trainer, state, score, MIN_RETURN)
+    scores = train_until_bar(td3, trainer, state, env, 1000 + learning_seed, 20, MIN_RETURN)
     assert scores[-1] >= MIN_RETURN, scores
