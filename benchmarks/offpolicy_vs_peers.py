@@ -25,6 +25,13 @@ Settings (the same on every side as far as each library allows; differences in B
 3. Seeds vmapped in one program, ours and rejax: DQN CartPole with CleanRL's lighter set (120x84,
    1 gradient step of batch 128 every 10 env steps, as 10 envs x 1 step) so that the env and replay, not one big
    gradient step, set the pace; steps/s of all seeds together, after compilation.
+4. ``split``: where a DQN env step's time goes, ours (compiled and collector), SB3 and sbx: set 1 with epsilon
+   held at 0.04, ``--split-steps`` env steps timed with training and as many with collection only (no
+   gradient steps; the peers' ``gradient_steps=0``), after a warm-up past learning_starts. The difference is
+   the update's share per env step.
+5. ``sac_mujoco``: SAC on HalfCheetah-v5 through the Gymnasium collector vs SB3 and sbx (RL-Zoo's set = SB3's
+   defaults: 256x256, batch 256, lr 3e-4, one gradient step per env step), learning from step 100 so that
+   short runs (``--mujoco-steps``) time learning steps; steps/s after the first chunk / 200 steps.
 
 Writes benchmarks/out/offpolicy_vs_peers.json and benchmarks/out/offpolicy_vs_peers_seeds.png and
 prints a Markdown table of ratios against the issue's targets (compiled >= 10x SB3 and >= 1x rejax;
@@ -54,8 +61,8 @@ OUR_PEERS = REPO / "benchmarks" / "peers"
 OUT = REPO / "benchmarks" / "out"
 SOLVED = 475.0
 PEER_PACKAGES = {
-    "sb3": ["stable-baselines3==2.9.2", "torch==2.13.0", "gymnasium"],
-    "sbx": ["sbx-rl==0.28.0", "gymnasium"],
+    "sb3": ["stable-baselines3==2.9.2", "torch==2.13.0", "gymnasium[mujoco]", "mujoco==4.0.0"],
+    "sbx": ["sbx-rl==0.28.0", "gymnasium[mujoco]", "mujoco==4.0.0"],
     "rejax": ["rejax==0.1.3", "gymnax==0.0.9"],  # gymnax 1.0 changed step()'s outputs: rejax 0.1.3 fails on it
 }
 PEER_SCRIPTS = {  # (library, task) -> script
@@ -66,6 +73,10 @@ PEER_SCRIPTS = {  # (library, task) -> script
     ("rejax", "dqn"): OUR_PEERS / "rejax_dqn_cartpole.py",
     ("rejax", "sac"): OUR_PEERS / "rejax_sac_pendulum.py",
     ("rejax", "scaling"): OUR_PEERS / "rejax_seeds_scaling.py",
+    ("sb3", "dqn_split"): OUR_PEERS / "sb3_family_dqn_split.py",
+    ("sbx", "dqn_split"): OUR_PEERS / "sb3_family_dqn_split.py",
+    ("sb3", "sac_mujoco"): OUR_PEERS / "sb3_family_sac_mujoco.py",
+    ("sbx", "sac_mujoco"): OUR_PEERS / "sb3_family_sac_mujoco.py",
 }
 
 # RL-Zoo's CartPole DQN set, as the SB3 reference script has it (see the module docstring).
@@ -104,6 +115,8 @@ def worker(spec: dict) -> dict:
 
     if spec["kind"] == "scaling":
         return {"points": [_scaling_point(p, dqn, make) for p in spec["points"]]}
+    if spec["kind"] == "split":
+        return _split_point(spec, dqn, make)
     module = {"dqn": dqn, "sac": sac}[spec["algo"]]
     config = module.Config(**{**spec["config"], "hidden_sizes": tuple(spec["config"]["hidden_sizes"])})
     env = make(spec["env"])
@@ -156,6 +169,42 @@ def _scaling_point(point: dict, dqn, make) -> dict:
             "first_chunk_s": first_s}  # fmt: skip
 
 
+def _split_point(spec: dict, dqn, make) -> dict:
+    """DQN (RL-Zoo set, epsilon held at 0.04) timed with training and with collection only (learning never
+    starts), each after a compiling warm-up chunk: where an env step's time goes."""
+    import jax
+
+    steps = spec["steps"]
+    out = {"algo": "dqn", "env": spec["env"], "seed": spec["seed"], "steps": steps}
+    for name, starts in (("train", 1_000), ("collect", 10**9)):
+        config = dqn.Config(**{**DQN_RLZOO, "hidden_sizes": tuple(DQN_RLZOO["hidden_sizes"]), "total_steps": 10**9,
+                               "start_epsilon": 0.04, "learning_starts": starts})  # fmt: skip
+        trainer = dqn.make_train(config, make(spec["env"]), num_seeds=1, updates_per_chunk=8)
+        state = trainer.init(jax.random.split(jax.random.PRNGKey(spec["seed"]), 1))
+        state, _ = trainer.run_chunk(state, 8)  # 2048 steps: compiles, and passes learning_starts
+        jax.block_until_ready(state)
+        n = steps // trainer.steps_per_update
+        t = time.perf_counter()
+        state, _ = _run_updates(trainer, state, n)
+        seconds = time.perf_counter() - t
+        key = "sps" if name == "train" else "collect_sps"
+        out[key] = n * trainer.steps_per_update / seconds
+        out[key.replace("sps", "us_per_step")] = seconds / (n * trainer.steps_per_update) * 1e6
+    return out
+
+
+def _run_updates(trainer, state, n: int):
+    import jax
+
+    done, metrics = 0, None
+    while done < n:
+        k = min(8, n - done)
+        state, metrics = trainer.run_chunk(state, k)
+        done += k
+    jax.block_until_ready(state)
+    return state, metrics
+
+
 def run_ours(spec: dict, timeout: float) -> dict:
     env = dict(os.environ, JAX_PLATFORMS="cpu", SEUSEURO_JAX_CACHE="off", PYTHONPATH=str(REPO / "src"))
     cmd = ["nice", "-n", "10", sys.executable, str(Path(__file__).resolve()), "_worker", json.dumps(spec)]
@@ -177,8 +226,11 @@ def run_ours(spec: dict, timeout: float) -> dict:
 def peer_python(venvs: Path, lib: str) -> Path:
     """``venvs/lib/bin/python``, creating the venv with ``PEER_PACKAGES[lib]`` on first use."""
     python = venvs / lib / "bin" / "python"
-    module = {"sb3": "stable_baselines3", "sbx": "sbx", "rejax": "rejax"}[lib]
-    if python.exists() and subprocess.run([str(python), "-c", f"import {module}"], capture_output=True).returncode == 0:
+    modules = {"sb3": "stable_baselines3, mujoco", "sbx": "sbx, mujoco", "rejax": "rejax"}[lib]
+    if (
+        python.exists()
+        and subprocess.run([str(python), "-c", f"import {modules}"], capture_output=True).returncode == 0
+    ):
         return python
     print(f"creating the peer environment {venvs / lib} ({' '.join(PEER_PACKAGES[lib])}) ...", flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(venvs / lib)], check=True)
@@ -294,6 +346,49 @@ def sac_section(pythons: dict, seeds: list[int], args) -> dict:
     return {"runs": runs, "summary": summarize(runs), "load_average": load}
 
 
+def split_section(pythons: dict, seeds: list[int], args) -> dict:
+    """DQN CartPole (RL-Zoo set): microseconds per env step with training and with collection only."""
+    steps = args.split_steps
+    runs: dict[str, list] = {"ours_compiled": [], "ours_collector": [], "sb3": [], "sbx": []}
+    load = [load_average()]
+    for seed in seeds:
+        for name, env_id in (("ours_compiled", "CartPole-v1"), ("ours_collector", "gymnasium:CartPole-v1")):
+            runs[name].append(_safe(run_ours, {"kind": "split", "env": env_id, "seed": seed, "steps": steps},
+                                    args.timeout))  # fmt: skip
+        for lib in ("sb3", "sbx"):
+            runs[lib].append(_safe(run_peer, pythons[lib], lib, "dqn_split", [lib, seed, steps], args.timeout))
+        for name, rs in runs.items():
+            r = rs[-1]
+            if "error" not in r:
+                print(f"  {name:>16} seed {seed}: {r['us_per_step']:7.0f} us per env step training, "
+                      f"{r['collect_us_per_step']:7.0f} collecting only  (load {load_average()})", flush=True)  # fmt: skip
+        load.append(load_average())
+    summary = {
+        name: {k: mean([r.get(k) for r in rs]) for k in ("us_per_step", "collect_us_per_step", "sps", "collect_sps")}
+        for name, rs in runs.items()
+    }
+    for v in summary.values():
+        v["update_us_per_step"] = v["us_per_step"] - v["collect_us_per_step"]
+    return {"runs": runs, "summary": summary, "load_average": load, "steps": steps}
+
+
+def sac_mujoco_section(pythons: dict, seeds: list[int], args) -> dict:
+    """SAC on HalfCheetah-v5 through the Gymnasium collector vs SB3 and sbx: steps/s of short runs."""
+    steps, env_id = args.mujoco_steps, "HalfCheetah-v5"
+    config = dict(SAC_RLZOO, total_steps=steps, actor_lr=3e-4, critic_lr=3e-4)  # RL-Zoo HalfCheetah = SB3 defaults
+    ours = {"kind": "train", "algo": "sac", "config": config, "chunk_updates": 100, "env": f"gymnasium:{env_id}"}
+    runs: dict[str, list] = {"ours_collector": [], "sb3": [], "sbx": []}
+    load = [load_average()]
+    for seed in seeds:
+        runs["ours_collector"].append(_safe(run_ours, dict(ours, seed=seed), args.timeout))
+        _report("ours_collector", runs["ours_collector"][-1])
+        for lib in ("sb3", "sbx"):
+            runs[lib].append(_safe(run_peer, pythons[lib], lib, "sac_mujoco", [lib, env_id, seed, steps], args.timeout))
+            _report(lib, runs[lib][-1])
+        load.append(load_average())
+    return {"runs": runs, "summary": summarize(runs), "load_average": load, "steps": steps}
+
+
 def scaling_section(pythons: dict, args) -> dict:
     seeds = [1, 4, 16, 64]
     updates = args.scaling_updates
@@ -346,6 +441,19 @@ def ratio_table(results: dict) -> list[dict]:
                 add(f"DQN CartPole process wall time to 475 (SB3/ours: speed-up), compiled vs {name}",
                     s["ours_compiled"]["mean_wall_s_solved"], name + " (wall)", s[peer]["mean_wall_s_solved"],
                     lower_is_better=True)  # fmt: skip
+    if "split" in results:
+        s = results["split"]["summary"]
+        for part, key in (("whole step", "us_per_step"), ("collection only", "collect_us_per_step"),
+                          ("update share", "update_us_per_step")):  # fmt: skip
+            for peer, name in (("sbx", "sbx"), ("sb3", "SB3 (collector)")):
+                add(f"DQN CartPole us per env step, {part} (speed-up), Gymnasium collector vs {name}",
+                    s["ours_collector"][key], name + " (split)", s[peer][key], lower_is_better=True)  # fmt: skip
+    if "sac_mujoco" in results:
+        s = results["sac_mujoco"]["summary"]
+        add("SAC HalfCheetah-v5 steps/s after compilation, Gymnasium collector vs sbx", s["ours_collector"]["sps_steady"],
+            "sbx", s["sbx"]["sps_steady"])  # fmt: skip
+        add("SAC HalfCheetah-v5 steps/s after compilation, Gymnasium collector vs SB3", s["ours_collector"]["sps_steady"],
+            "SB3 (collector)", s["sb3"]["sps_steady"])  # fmt: skip
     if "scaling" in results:
         for o, r in zip(results["scaling"]["ours"], results["scaling"]["rejax"], strict=True):
             add(f"DQN CartPole (CleanRL set) steps/s at {o['num_seeds']} seeds vmapped", o["sps"], "rejax", r["sps"])
@@ -395,8 +503,11 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--only", nargs="+", choices=["dqn", "sac", "scaling"], default=["scaling", "sac", "dqn"])
+    parser.add_argument("--only", nargs="+", choices=["dqn", "sac", "scaling", "split", "sac_mujoco"],
+                        default=["scaling", "sac", "dqn", "split", "sac_mujoco"])  # fmt: skip
     parser.add_argument("--sac-steps", type=int, default=3_000)
+    parser.add_argument("--split-steps", type=int, default=10_240, help="env steps timed per part of the DQN split")
+    parser.add_argument("--mujoco-steps", type=int, default=1_200, help="SAC HalfCheetah-v5 steps per run")
     parser.add_argument("--scaling-updates", type=int, default=200, help="updates (10 env steps each) per seed timed")
     parser.add_argument("--venvs", type=Path, default=Path("/work/peer-venvs"))
     parser.add_argument("--timeout", type=float, default=1_800)
@@ -409,7 +520,9 @@ def main() -> None:
         pythons = {lib: peer_python(args.venvs, lib) for lib in PEER_PACKAGES}
         sections = {"dqn": lambda: dqn_section(pythons, args.seeds, args),
                     "sac": lambda: sac_section(pythons, args.seeds, args),
-                    "scaling": lambda: scaling_section(pythons, args)}  # fmt: skip
+                    "scaling": lambda: scaling_section(pythons, args),
+                    "split": lambda: split_section(pythons, args.seeds, args),
+                    "sac_mujoco": lambda: sac_mujoco_section(pythons, args.seeds, args)}  # fmt: skip
         OUT.mkdir(parents=True, exist_ok=True)
         for name in args.only:
             print(f"== {name}", flush=True)
