@@ -69,14 +69,14 @@ PEER_SCRIPTS = {  # (library, task) -> script
     ("sb3", "dqn"): SHARED_PEERS / "sb3_dqn_cartpole.py",
     ("sb3", "sac"): SHARED_PEERS / "sb3_sac_pendulum.py",
     ("sbx", "dqn"): OUR_PEERS / "sbx_dqn_cartpole.py",
-    ("sbx", "sac"): OUR_PEERS / "sbx_sac_pendulum.py",
+    ("sbx", "sac"): OUR_PEERS / "sb3_family_sac.py",
     ("rejax", "dqn"): OUR_PEERS / "rejax_dqn_cartpole.py",
     ("rejax", "sac"): OUR_PEERS / "rejax_sac_pendulum.py",
     ("rejax", "scaling"): OUR_PEERS / "rejax_seeds_scaling.py",
     ("sb3", "dqn_split"): OUR_PEERS / "sb3_family_dqn_split.py",
     ("sbx", "dqn_split"): OUR_PEERS / "sb3_family_dqn_split.py",
-    ("sb3", "sac_mujoco"): OUR_PEERS / "sb3_family_sac_mujoco.py",
-    ("sbx", "sac_mujoco"): OUR_PEERS / "sb3_family_sac_mujoco.py",
+    ("sb3", "sac_mujoco"): OUR_PEERS / "sb3_family_sac.py",
+    ("sbx", "sac_mujoco"): OUR_PEERS / "sb3_family_sac.py",
 }
 
 # RL-Zoo's CartPole DQN set, as the SB3 reference script has it (see the module docstring).
@@ -340,7 +340,9 @@ def sac_section(pythons: dict, seeds: list[int], args) -> dict:
             runs[name].append(_safe(run_ours, dict(ours, env=env_id, seed=seed), args.timeout))
             _report(name, runs[name][-1])
         for lib in ("sb3", "sbx", "rejax"):
-            runs[lib].append(_safe(run_peer, pythons[lib], lib, "sac", [seed, steps], args.timeout))
+            # SB3 and rejax: SEED STEPS; sbx runs the SB3-family script, which takes the env and learning rate too
+            peer_args = ["sbx", "Pendulum-v1", seed, steps, SAC_RLZOO["actor_lr"]] if lib == "sbx" else [seed, steps]
+            runs[lib].append(_safe(run_peer, pythons[lib], lib, "sac", peer_args, args.timeout))
             _report(lib, runs[lib][-1])
         load.append(load_average())
     return {"runs": runs, "summary": summarize(runs), "load_average": load}
@@ -383,7 +385,8 @@ def sac_mujoco_section(pythons: dict, seeds: list[int], args) -> dict:
         runs["ours_collector"].append(_safe(run_ours, dict(ours, seed=seed), args.timeout))
         _report("ours_collector", runs["ours_collector"][-1])
         for lib in ("sb3", "sbx"):
-            runs[lib].append(_safe(run_peer, pythons[lib], lib, "sac_mujoco", [lib, env_id, seed, steps], args.timeout))
+            peer_args = [lib, env_id, seed, steps, config["actor_lr"]]
+            runs[lib].append(_safe(run_peer, pythons[lib], lib, "sac_mujoco", peer_args, args.timeout))
             _report(lib, runs[lib][-1])
         load.append(load_average())
     return {"runs": runs, "summary": summarize(runs), "load_average": load, "steps": steps}
