@@ -1,6 +1,7 @@
 """The CLI end to end (in-process) and its one-line errors for bad input."""
 
 import json
+import os
 import signal
 
 import jax
@@ -57,6 +58,16 @@ def test_help_documents_flags(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--num-seeds" in out and "--gae-lambda" in out and "GAE lambda" in out
+
+
+def test_help_into_a_closed_pipe_exits_quietly(monkeypatch, capsys):
+    # `seuseuro train sac --help | head -1`: the reader goes away mid-help; no traceback, SIGPIPE's status.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with open(write_end, "w", buffering=1) as closed_pipe:
+        monkeypatch.setattr("sys.stdout", closed_pipe)
+        assert main(["train", "sac", "--help"]) == 141
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def _error(capsys, argv):
