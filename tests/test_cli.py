@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from seuseuro.cli import main
+from seuseuro.commands.plot import pooled_curves, run_curves
+from seuseuro.runs import RunDir
 
 TINY = ["--total-steps", "512", "--num-envs", "4", "--num-steps", "32", "--num-epochs", "2", "--hidden-sizes", "16"]
 
@@ -44,6 +46,13 @@ def test_eval_and_plot_commands(trained_run, tmp_path, capsys):
     out = tmp_path / "cmp.png"
     assert main(["plot", str(trained_run), str(trained_run), "--out", str(out)]) == 0
     assert out.stat().st_size > 10_000
+    # --pool: runs of one algorithm and env (seeds trained one run each) become one curve of all their seeds
+    assert main(["plot", str(trained_run), str(trained_run), "--pool", "--out", str(tmp_path / "pool.png")]) == 0
+    [(name, detail, steps, values)] = pooled_curves([RunDir.open(trained_run)] * 2)
+    single_steps, single = run_curves(RunDir.open(trained_run))
+    assert (name, detail) == ("ppo CartPole-v1", "2 runs pooled") and values.shape == (4, steps.size)
+    np.testing.assert_array_equal(steps, single_steps)
+    np.testing.assert_array_equal(values, np.concatenate([single, single]))
 
 
 def test_envs_lists_spaces(capsys):

@@ -2,7 +2,9 @@
 
 Each run is one line: the mean over seeds of the episode return against environment steps, with
 a shaded 95% t-interval across seeds when the run has several. Episodes end irregularly, so a
-seed's curve is forward-filled between updates that finished no episode.
+seed's curve is forward-filled between updates that finished no episode. ``--pool`` makes one line
+of all runs of the same algorithm and environment (seeds trained as separate processes, one run
+each), over the steps they all logged.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class PlotArgs:
     """Column of metrics.csv to plot."""
     smooth: int = 1
     """Moving-average window in logged rows (1 = none)."""
+    pool: bool = False
+    """One curve per algorithm and environment: pool the seeds of runs trained separately (one run per seed)."""
 
 
 def _forward_fill(x: np.ndarray) -> np.ndarray:
@@ -81,7 +85,28 @@ def run_curves(run: RunDir, metric: str = RETURN_KEY) -> tuple[np.ndarray, np.nd
     return steps, np.stack([_forward_fill(v) for v in values])
 
 
-def plot_runs(run_paths, out: Path | str, metric: str = RETURN_KEY, smooth: int = 1) -> Path:
+def pooled_curves(runs: list[RunDir], metric: str = RETURN_KEY) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(name, detail, steps, values (S, U)) per algorithm and environment, the seeds of its runs stacked over the
+    steps every one of them logged (runs of one config log the same steps)."""
+    groups: dict[tuple[str, str], list[RunDir]] = {}
+    for run in runs:
+        groups.setdefault((run.algo, run.env_id), []).append(run)
+    out = []
+    for (algo, env_id), members in groups.items():
+        curves = [run_curves(run, metric) for run in members]
+        common = curves[0][0]
+        for steps, _ in curves[1:]:
+            common = np.intersect1d(common, steps)
+        if common.size == 0:
+            names = ", ".join(r.path.name for r in members)
+            raise UserError(f"{algo} {env_id} runs ({names}) share no logged step; plot them without --pool")
+        values = np.concatenate([v[:, np.searchsorted(steps, common)] for steps, v in curves])
+        detail = f"{len(members)} run{'s' if len(members) > 1 else ''} pooled"
+        out.append((f"{algo} {env_id}", detail, common, values))
+    return out
+
+
+def plot_runs(run_paths, out: Path | str, metric: str = RETURN_KEY, smooth: int = 1, pool: bool = False) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,17 +114,18 @@ def plot_runs(run_paths, out: Path | str, metric: str = RETURN_KEY, smooth: int 
 
     from seuseuro.core.checkpoint import atomic_write_bytes
 
+    runs = [RunDir.open(path) for path in run_paths]
+    if pool:
+        curves = pooled_curves(runs, metric)
+    else:
+        curves = [(f"{run.algo} {run.env_id}", run.path.name, *run_curves(run, metric)) for run in runs]
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    for path in run_paths:
-        run = RunDir.open(path)
-        steps, values = run_curves(run, metric)
+    for name, detail, steps, values in curves:
         values = np.stack([_smooth(v, smooth) for v in values])
         with warnings.catch_warnings():  # all-NaN columns before the first episode ends
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(values, axis=0)
-        label = (
-            f"{run.algo} {run.env_id} ({Path(path).name}, {values.shape[0]} seed{'s' if values.shape[0] > 1 else ''})"
-        )
+        label = f"{name} ({detail}, {values.shape[0]} seed{'s' if values.shape[0] > 1 else ''})"
         (line,) = ax.plot(steps, mean, label=label, lw=1.8)
         if values.shape[0] > 1:
             n = np.sum(np.isfinite(values), axis=0)
@@ -129,6 +155,6 @@ def run_plot(args: PlotArgs) -> int:
         raise UserError("give at least one run directory: seuseuro plot runs/RUN [runs/OTHER ...]")
     runs = [RunDir.open(p) for p in args.run_dirs]
     out = args.out or (runs[0].plots_dir / ("learning_curve.png" if len(runs) == 1 else "compare.png"))
-    path = plot_runs([r.path for r in runs], out, args.metric, max(1, args.smooth))
+    path = plot_runs([r.path for r in runs], out, args.metric, max(1, args.smooth), args.pool)
     print(path)
     return 0
