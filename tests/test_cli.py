@@ -189,6 +189,12 @@ def test_runs_lists_the_trained_run(trained_run, capsys):
     assert "ppo" in out and "CartPole-v1" in out and "512" in out
 
 
+def test_runs_table_prints_scores_readably():
+    from seuseuro.commands.listing import _score
+
+    assert [_score(v) for v in (5937.3, -153.24, 41.5, 0.625, None)] == ["5,937", "-153", "41.5", "0.625", "-"]
+
+
 def test_pointnet_torso_and_episode_video_on_objectnav(tmp_path):
     run = tmp_path / "nav"
     flags = ["--total-steps", "512", "--num-envs", "4", "--num-steps", "32", "--num-epochs", "1", "--torso", "pointnet"]

@@ -40,6 +40,13 @@ def run_summary(run) -> dict:
     return row
 
 
+def _score(value) -> str:
+    """An eval score for the table: returns of MuJoCo size in full (5,937, not 5.94e+03), small ones to 3 digits."""
+    if not isinstance(value, int | float):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def run_list_runs(args: ListRunsArgs) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -63,7 +70,7 @@ def run_list_runs(args: ListRunsArgs) -> int:
             row["env"],
             str(row["seeds"]),
             "-" if row["env_steps"] is None else f"{row['env_steps']:,}",
-            "-" if not isinstance(value, int | float) else f"{value:.3g}",
+            _score(value),
         )
     Console().print(table)
     return 0
