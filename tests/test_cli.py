@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 
 import jax
@@ -53,6 +54,14 @@ def test_eval_and_plot_commands(trained_run, tmp_path, capsys):
     assert (name, detail) == ("ppo CartPole-v1", "2 runs pooled") and values.shape == (4, steps.size)
     np.testing.assert_array_equal(steps, single_steps)
     np.testing.assert_array_equal(values, np.concatenate([single, single]))
+    # a run with other hyperparameters is its own curve, named by the flag that differs
+    other = tmp_path / "other"
+    shutil.copytree(trained_run, other)
+    record = json.loads((other / "config.json").read_text())
+    record["config"]["learning_rate"] = 0.0123
+    (other / "config.json").write_text(json.dumps(record))
+    names = [c[0] for c in pooled_curves([RunDir.open(trained_run), RunDir.open(other), RunDir.open(trained_run)])]
+    assert len(names) == 2 and names[1] == "ppo CartPole-v1 learning_rate=0.0123" and "learning_rate=" in names[0]
 
 
 def test_envs_lists_spaces(capsys):

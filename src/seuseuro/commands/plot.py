@@ -3,15 +3,17 @@
 Each run is one line: the mean over seeds of the episode return against environment steps, with
 a shaded 95% t-interval across seeds when the run has several. Episodes end irregularly, so a
 seed's curve is forward-filled between updates that finished no episode. ``--pool`` makes one line
-of all runs of the same algorithm and environment (seeds trained as separate processes, one run
-each), over the steps they all logged.
+of all runs of the same algorithm, environment and hyperparameters (seeds trained as separate
+processes, one run each), over the steps they all logged.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import math
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -39,7 +41,7 @@ class PlotArgs:
     smooth: int = 1
     """Moving-average window in logged rows (1 = none)."""
     pool: bool = False
-    """One curve per algorithm and environment: pool the seeds of runs trained separately (one run per seed)."""
+    """One curve per algorithm, environment and config: pool the seeds of runs trained separately (one run per seed)."""
 
 
 def _forward_fill(x: np.ndarray) -> np.ndarray:
@@ -86,13 +88,14 @@ def run_curves(run: RunDir, metric: str = RETURN_KEY) -> tuple[np.ndarray, np.nd
 
 
 def pooled_curves(runs: list[RunDir], metric: str = RETURN_KEY) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """(name, detail, steps, values (S, U)) per algorithm and environment, the seeds of its runs stacked over the
-    steps every one of them logged (runs of one config log the same steps)."""
-    groups: dict[tuple[str, str], list[RunDir]] = {}
+    """(name, detail, steps, values (S, U)) per algorithm, environment and config, the seeds of its runs stacked
+    over the steps every one of them logged. Runs whose hyperparameters differ are not pooled: their names
+    carry the flags that tell them apart (e.g. ``learning_starts=10000``)."""
+    groups: dict[tuple[str, str, str], list[RunDir]] = {}
     for run in runs:
-        groups.setdefault((run.algo, run.env_id), []).append(run)
+        groups.setdefault((run.algo, run.env_id, json.dumps(run.config_dict, sort_keys=True)), []).append(run)
     out = []
-    for (algo, env_id), members in groups.items():
+    for (algo, env_id, config), members in groups.items():
         curves = [run_curves(run, metric) for run in members]
         common = curves[0][0]
         for steps, _ in curves[1:]:
@@ -101,8 +104,12 @@ def pooled_curves(runs: list[RunDir], metric: str = RETURN_KEY) -> list[tuple[st
             names = ", ".join(r.path.name for r in members)
             raise UserError(f"{algo} {env_id} runs ({names}) share no logged step; plot them without --pool")
         values = np.concatenate([v[:, np.searchsorted(steps, common)] for steps, v in curves])
+        siblings = [json.loads(c) for (a, e, c) in groups if (a, e) == (algo, env_id)]
+        mine = json.loads(config)
+        differing = [k for k in mine if any(other.get(k) != mine[k] for other in siblings)]
+        flags = "".join(f" {k}={mine[k]}" for k in differing)
         detail = f"{len(members)} run{'s' if len(members) > 1 else ''} pooled"
-        out.append((f"{algo} {env_id}", detail, common, values))
+        out.append((f"{algo} {env_id}{flags}", detail, common, values))
     return out
 
 
@@ -138,13 +145,19 @@ def plot_runs(run_paths, out: Path | str, metric: str = RETURN_KEY, smooth: int 
     ax.set_ylabel(metric.split("/")[-1].replace("_", " "))
     ax.set_title("learning curve (mean, 95% CI across seeds)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    labels = ax.get_legend_handles_labels()[1]
+    if max(map(len, labels)) > 60:  # pooled runs named by their flags: below the axes, wrapped, not over the curves
+        handles = ax.get_legend_handles_labels()[0]
+        wrapped = [textwrap.fill(label, 100) for label in labels]
+        ax.legend(handles, wrapped, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2))
+    else:
+        ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     out = Path(out)
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)
     atomic_write_bytes(out, buf.getvalue())
     return out
