@@ -78,6 +78,16 @@ def test_help_documents_flags(capsys):
     assert "--num-seeds" in out and "--gae-lambda" in out and "GAE lambda" in out
 
 
+def test_help_says_which_hyperparameter_set_is_in_use(capsys):
+    for env, expected in (
+        ("Pendulum-v1", "the tuned set for Pendulum-v1"),
+        ("Lending-v0", "no tuned set for Lending-v0"),
+    ):
+        with pytest.raises(SystemExit):
+            main(["train", "sac" if env == "Pendulum-v1" else "dqn", "--env", env, "--help"])
+        assert expected in " ".join(capsys.readouterr().out.split())
+
+
 def test_help_into_a_closed_pipe_exits_quietly(monkeypatch, capsys):
     # `seuseuro train sac --help | head -1`: the reader goes away mid-help; no traceback, SIGPIPE's status.
     read_end, write_end = os.pipe()

@@ -98,10 +98,13 @@ def _dispatch(spec: tuple[str, str, str, str], argv: list[str], prog: str) -> in
     args_cls = getattr(module, args_name)
     # A command may compute its defaults from the command line (PPO's tuned set per --env).
     default = module.default_args(args_cls, argv) if hasattr(module, "default_args") else None
+    description = args_cls.__doc__ or doc
+    if hasattr(module, "defaults_note") and (note := module.defaults_note(args_cls, argv)):
+        description = f"{description}\n\n{note}"
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured):
-            args = tyro.cli(args_cls, args=argv, prog=prog, description=args_cls.__doc__ or doc, default=default)
+            args = tyro.cli(args_cls, args=argv, prog=prog, description=description, default=default)
     except SystemExit as exit_:
         if exit_.code in (0, None):  # --help
             raise

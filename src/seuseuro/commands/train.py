@@ -113,6 +113,20 @@ def default_args(args_cls: type, argv: list[str]):
     return args_cls(env=env_id, config=config)
 
 
+def defaults_note(args_cls: type, argv: list[str]) -> str | None:
+    """One line for `--help`: which hyperparameter set the defaults shown are, for this --env (issue 11)."""
+    algo = getattr(args_cls, "algo", None)
+    if algo is None:
+        return None
+    entry = algorithm(algo)
+    env_id = (_flag_given(argv, "--env") or args_cls.env).split(":")[-1]
+    if env_id in getattr(entry.load(), "TUNED", {}):
+        return f"Defaults below: the tuned set for {env_id} ({entry.tuned_source}); flags override it."
+    return (
+        f"Defaults below: no tuned set for {env_id}, so the Config class's defaults (described under config options)."
+    )
+
+
 def run_train(args) -> int:
     """`seuseuro train ALGO` for any registered RL algorithm (``experiment.ALGORITHMS``)."""
     import jax
