@@ -79,12 +79,12 @@ def test_help_documents_flags(capsys):
 
 
 def test_help_says_which_hyperparameter_set_is_in_use(capsys):
-    for env, expected in (
-        ("Pendulum-v1", "the tuned set for Pendulum-v1"),
-        ("Lending-v0", "no tuned set for Lending-v0"),
+    for algo, env, expected in (
+        ("sac", "Pendulum-v1", "the tuned set for Pendulum-v1"),
+        ("dqn", "Lending-v0", "no tuned set for Lending-v0"),
     ):
         with pytest.raises(SystemExit):
-            main(["train", "sac" if env == "Pendulum-v1" else "dqn", "--env", env, "--help"])
+            main(["train", algo, "--env", env, "--help"])
         assert expected in " ".join(capsys.readouterr().out.split())
 
 
@@ -96,6 +96,16 @@ def test_help_into_a_closed_pipe_exits_quietly(monkeypatch, capsys):
         monkeypatch.setattr("sys.stdout", closed_pipe)
         assert main(["train", "sac", "--help"]) == 141
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_broken_pipe_elsewhere_is_not_silenced(monkeypatch):
+    # stdout is fine: a BrokenPipeError from a socket or a child process must surface, not exit 141
+    def broken(*_args, **_kwargs):
+        raise BrokenPipeError("a worker's socket")
+
+    monkeypatch.setattr("seuseuro.cli._usage", broken)
+    with pytest.raises(BrokenPipeError):
+        main(["--help"])
 
 
 def _error(capsys, argv):

@@ -133,11 +133,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
     except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise  # a broken pipe elsewhere (a socket, a child process) is a real error, not `| head`
         # `seuseuro train sac --help | head` closed our stdout early: stop quietly, as `ls | head` does.
         # Point stdout at /dev/null so the interpreter's flush at exit does not raise again (Python's
         # documented recipe, docs.python.org/3/library/signal.html#note-on-sigpipe).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether writing to stdout fails because its reader has gone (EPIPE). On a healthy stdout this
+    writes one newline, on the way to a traceback."""
+    try:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    except (OSError, ValueError):  # closed or otherwise unusable: not the case handled here
+        return False
+    return False
 
 
 def _main(argv: list[str]) -> int:

@@ -95,7 +95,7 @@ def pooled_curves(runs: list[RunDir], metric: str = RETURN_KEY) -> list[tuple[st
     for run in runs:
         groups.setdefault((run.algo, run.env_id, json.dumps(run.config_dict, sort_keys=True)), []).append(run)
     out = []
-    for (algo, env_id, config), members in groups.items():
+    for (algo, env_id, _), members in groups.items():
         curves = [run_curves(run, metric) for run in members]
         common = curves[0][0]
         for steps, _ in curves[1:]:
@@ -104,10 +104,9 @@ def pooled_curves(runs: list[RunDir], metric: str = RETURN_KEY) -> list[tuple[st
             names = ", ".join(r.path.name for r in members)
             raise UserError(f"{algo} {env_id} runs ({names}) share no logged step; plot them without --pool")
         values = np.concatenate([v[:, np.searchsorted(steps, common)] for steps, v in curves])
-        siblings = [json.loads(c) for (a, e, c) in groups if (a, e) == (algo, env_id)]
-        mine = json.loads(config)
-        differing = [k for k in mine if any(other.get(k) != mine[k] for other in siblings)]
-        flags = "".join(f" {k}={mine[k]}" for k in differing)
+        mine = members[0].config_dict
+        siblings = [group[0].config_dict for (a, e, _), group in groups.items() if (a, e) == (algo, env_id)]
+        flags = "".join(f" {k}={v}" for k, v in mine.items() if any(other.get(k) != v for other in siblings))
         detail = f"{len(members)} run{'s' if len(members) > 1 else ''} pooled"
         out.append((f"{algo} {env_id}{flags}", detail, common, values))
     return out
@@ -145,9 +144,8 @@ def plot_runs(run_paths, out: Path | str, metric: str = RETURN_KEY, smooth: int 
     ax.set_ylabel(metric.split("/")[-1].replace("_", " "))
     ax.set_title("learning curve (mean, 95% CI across seeds)")
     ax.grid(alpha=0.3)
-    labels = ax.get_legend_handles_labels()[1]
+    handles, labels = ax.get_legend_handles_labels()
     if max(map(len, labels)) > 60:  # pooled runs named by their flags: below the axes, wrapped, not over the curves
-        handles = ax.get_legend_handles_labels()[0]
         wrapped = [textwrap.fill(label, 100) for label in labels]
         ax.legend(handles, wrapped, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2))
     else:

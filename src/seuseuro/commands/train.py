@@ -98,6 +98,10 @@ def _flag_given(argv: list[str], flag: str) -> str | None:
     return None
 
 
+def _env_from_argv(args_cls: type, argv: list[str]) -> str:
+    return _flag_given(argv, "--env") or args_cls.env
+
+
 def default_args(args_cls: type, argv: list[str]):
     """Defaults of a generic `train ALGO` for this command line: the algorithm's tuned config for --env
     (before flags override it), when it has tuned sets; None (the dataclass defaults) otherwise."""
@@ -105,7 +109,7 @@ def default_args(args_cls: type, argv: list[str]):
     if algo is None:
         return None
     module = algorithm(algo).load()
-    env_id = _flag_given(argv, "--env") or args_cls.env
+    env_id = _env_from_argv(args_cls, argv)
     try:
         config = module.tuned_config(env_id) if hasattr(module, "tuned_config") else module.Config()
     except UserError:
@@ -113,18 +117,22 @@ def default_args(args_cls: type, argv: list[str]):
     return args_cls(env=env_id, config=config)
 
 
+def hyperparameter_set(algo: str, env_id: str) -> str:
+    """Which hyperparameters a run of ``algo`` on ``env_id`` starts from, in words (issue 11: `--help` and the
+    training log say it)."""
+    entry = algorithm(algo)
+    bare = env_id.split(":")[-1]
+    if bare in getattr(entry.load(), "TUNED", {}):
+        return f"the tuned set for {bare} ({entry.tuned_source}); flags override it"
+    return f"no tuned set for {bare}, so the Config class's defaults (described under config options)"
+
+
 def defaults_note(args_cls: type, argv: list[str]) -> str | None:
-    """One line for `--help`: which hyperparameter set the defaults shown are, for this --env (issue 11)."""
+    """One line for `--help`: which hyperparameter set the defaults shown are, for this --env."""
     algo = getattr(args_cls, "algo", None)
     if algo is None:
         return None
-    entry = algorithm(algo)
-    env_id = (_flag_given(argv, "--env") or args_cls.env).split(":")[-1]
-    if env_id in getattr(entry.load(), "TUNED", {}):
-        return f"Defaults below: the tuned set for {env_id} ({entry.tuned_source}); flags override it."
-    return (
-        f"Defaults below: no tuned set for {env_id}, so the Config class's defaults (described under config options)."
-    )
+    return f"Defaults below: {hyperparameter_set(algo, _env_from_argv(args_cls, argv))}."
 
 
 def run_train(args) -> int:
@@ -172,9 +180,8 @@ def run_train(args) -> int:
         extra = {"seed": seed, "num_seeds": num_seeds, "updates_per_chunk": chunk, "env_runners": env_runners}
         run = RunDir.create(algo, env_id, config, root=args.runs_root, path=args.run_dir, extra=extra)
     console.print(f"[bold]run directory[/bold] {run.path}")
-    bare = env_id.split(":")[-1]
-    if args.resume is None and bare in getattr(module, "TUNED", {}):
-        console.print(f"hyperparameters: the tuned set for {bare} ({entry.tuned_source}); flags override it")
+    if args.resume is None and env_id.split(":")[-1] in getattr(module, "TUNED", {}):
+        console.print(f"hyperparameters: {hyperparameter_set(algo, env_id)}")
 
     result = run_training(
         trainer,
